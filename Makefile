@@ -1,0 +1,42 @@
+# The README's whole set-up: `make demo` and `make test`. Each creates .venv on a fresh
+# machine and installs what it needs; a stamp file re-installs only when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test test-thorough bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-core: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e ".[test,bench]"
+	touch $@
+
+## Regenerate every registered paper figure into figures/ (the built-in default scenario).
+demo: $(VENV)/.installed-core
+	$(PY) -m papers
+
+## The test suite (hypothesis profile `ci`): under 10 minutes on 2 CPU cores.
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+## Longer hypothesis runs and tests marked slow.
+test-thorough: $(VENV)/.installed-test
+	NASHGRID_PROFILE=thorough $(PY) -m pytest -q
+
+## Side-by-side timings against peer libraries; writes benchmarks/RESULTS.md.
+bench: $(VENV)/.installed-bench
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) figures .pytest_cache .hypothesis

@@ -1,0 +1,29 @@
+"""Equilibrium solvers. Every solver is a function: the game positional, configuration keyword-only.
+
+Finite games: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two
+players); ``regret_matching``, ``hedge``, ``fictitious_play``,
+``replicator_dynamics``, ``logit_qre``, ``qre_homotopy`` (any number of players).
+Each returns a result pytree carrying the profile, its NashConv, iterations and
+a :class:`Status`; all are jittable and vmappable over a batch of games.
+"""
+
+from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
+from ._lemke_howson import lemke_howson
+from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
+from ._support_enumeration import support_enumeration
+from ._zero_sum import MinimaxSolution, zero_sum_lp
+
+__all__ = [
+    "Equilibrium",
+    "EquilibriumSet",
+    "MinimaxSolution",
+    "NonConvergenceError",
+    "Status",
+    "lemke_howson",
+    "support_enumeration",
+    "zero_sum_lp",
+    "regret_matching",
+    "hedge",
+    "fictitious_play",
+    "replicator_dynamics",
+]

@@ -1,0 +1,50 @@
+"""Helpers shared by the finite-game solvers: validation, batching, tolerances."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from games import NormalFormGame, validate_game
+
+
+def default_tol(dtype) -> float:
+    """Default NashConv tolerance, relative to the payoff range: 1e-9 in float64, 1e-4 in float32."""
+    return 1e-9 if jnp.finfo(dtype).bits >= 64 else 1e-4
+
+
+def payoff_scale(payoffs: jax.Array, num_players: int) -> jax.Array:
+    """Largest payoff range over players (at least 1e-300): tolerances are relative to it."""
+    axes = tuple(range(payoffs.ndim - num_players, payoffs.ndim))
+    spread = jnp.max(payoffs, axis=axes) - jnp.min(payoffs, axis=axes)
+    return jnp.maximum(jnp.max(spread, axis=-1), jnp.finfo(payoffs.dtype).tiny)
+
+
+def check_game(game: NormalFormGame, *, num_players: int | None = None, min_players: int = 1) -> None:
+    """Eager validation for a solver's entry point (tracers are skipped by ``validate_game``)."""
+    validate_game(game, num_players=num_players)
+    if game.num_players < min_players:
+        raise ValueError(f"this solver needs at least {min_players} players; got {game.num_players}")
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def check_tol(tol, dtype) -> float:
+    if tol is None:
+        return default_tol(dtype)
+    if not isinstance(tol, jax.core.Tracer):
+        t = float(tol)
+        if not t > 0 or t != t:
+            raise ValueError(f"tol must be a positive number; got {tol!r}")
+    return tol
+
+
+def over_batch(fn, batch_ndim: int):
+    """``fn`` vmapped over ``batch_ndim`` leading axes of every argument."""
+    for _ in range(batch_ndim):
+        fn = jax.vmap(fn)
+    return fn
