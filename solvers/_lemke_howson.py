@@ -32,7 +32,7 @@ from games import NormalFormGame, regrets
 
 from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
 from ._pivoting import lex_min_ratio, pivot
-from ._result import Equilibrium, final_status, maybe_throw
+from ._result import Equilibrium, Status, final_status, maybe_throw
 
 __all__ = ["lemke_howson"]
 
@@ -149,4 +149,7 @@ def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
     nash_conv = jnp.sum(regrets(NormalFormGame(payoffs, num_players=2), strategies))
     scale = payoff_scale(payoffs, 2)
     status = final_status(nash_conv, done, tol * scale, degenerate=degenerate)
+    # A path cut short ends at a vertex where one player's vector may be zero (NaN once
+    # normalized): that is a MAX_STEPS result, not a numerical failure.
+    status = jnp.where(done, status, Status.MAX_STEPS).astype(jnp.int32)
     return Equilibrium(strategies=strategies, nash_conv=nash_conv, iterations=steps, status=status)

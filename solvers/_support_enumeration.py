@@ -30,6 +30,7 @@ import numpy as np
 from games import NormalFormGame, regrets
 
 from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
+from ._pivoting import pivot
 from ._result import EquilibriumSet, Status
 
 __all__ = ["support_enumeration"]
@@ -94,21 +95,49 @@ def _support_enumeration(payoffs, tol, *, max_equilibria, batch_ndim):
     return over_batch(lambda p: single(p, tol), batch_ndim)(payoffs)
 
 
+def _gauss_jordan_solve(T):
+    """Solve the augmented system ``T = [M | b]`` (shape ``(s, s + 1)``) by Gauss-Jordan
+    elimination with partial pivoting, unrolled over the ``s`` columns.
+
+    Support enumeration solves thousands of tiny systems per game; vectorized over
+    them this beats one LAPACK call per matrix (``jnp.linalg.solve`` on CPU), and
+    avoids a hang seen with jax 0.10.2 on CPU when one program holds many batched
+    LAPACK solves. Returns the solution and the smallest pivot magnitude.
+    """
+    s = T.shape[0]
+
+    def step(j, state):
+        T, used, rows, smallest = state
+        column = jax.lax.dynamic_index_in_dim(T, j, axis=1, keepdims=False)
+        row = jnp.argmax(jnp.where(used, -1.0, jnp.abs(column)))
+        smallest = jnp.minimum(smallest, jnp.abs(column[row]))
+        return pivot(T, row, j), used.at[row].set(True), rows.at[j].set(row.astype(rows.dtype)), smallest
+
+    state = (T, jnp.zeros(s, bool), jnp.zeros(s, jnp.int32), jnp.asarray(jnp.inf, T.dtype))
+    T, _, rows, smallest = jax.lax.fori_loop(0, s, step, state)
+    return T[rows, s], smallest
+
+
 def _indifference_solutions(M, rows, cols):
     """Solve ``[M[I,J] -1; 1 0] [z; v] = [0; 1]`` for every support pair (I, J).
 
     ``rows``: (p, k) row supports; ``cols``: (q, k) column supports. Returns
-    ``z`` of shape (p, q, k) and the value ``v`` of shape (p, q).
+    ``z`` of shape (p, q, k), the value ``v`` of shape (p, q), and whether the
+    system was nonsingular.
     """
     k = rows.shape[1]
     sub = M[rows[:, None, :, None], cols[None, :, None, :]]  # (p, q, k, k)
     p, q = sub.shape[:2]
-    top = jnp.concatenate([sub, -jnp.ones((p, q, k, 1), M.dtype)], axis=-1)
-    bottom = jnp.concatenate([jnp.ones((p, q, 1, k), M.dtype), jnp.zeros((p, q, 1, 1), M.dtype)], axis=-1)
-    system = jnp.concatenate([top, bottom], axis=-2)
-    rhs = jnp.zeros((k + 1,), M.dtype).at[k].set(1.0)
-    sol = jnp.linalg.solve(system, jnp.broadcast_to(rhs, (p, q, k + 1))[..., None])[..., 0]
-    return sol[..., :k], sol[..., k]
+    dtype = M.dtype
+    top = jnp.concatenate([sub, -jnp.ones((p, q, k, 1), dtype), jnp.zeros((p, q, k, 1), dtype)], axis=-1)
+    bottom = jnp.concatenate([jnp.ones((p, q, 1, k), dtype), jnp.zeros((p, q, 1, 1), dtype),
+                              jnp.ones((p, q, 1, 1), dtype)], axis=-1)
+    system = jnp.concatenate([top, bottom], axis=-2).reshape(p * q, k + 1, k + 2)
+    sol, smallest = jax.vmap(_gauss_jordan_solve)(system)
+    sol = sol.reshape(p, q, k + 1)
+    scale = jnp.maximum(jnp.max(jnp.abs(M)), 1.0)
+    nonsingular = (smallest > 1e3 * jnp.finfo(dtype).eps * scale).reshape(p, q)
+    return sol[..., :k], sol[..., k], nonsingular
 
 
 def _support_enumeration_single(payoffs, tol, *, max_equilibria):
@@ -122,10 +151,11 @@ def _support_enumeration_single(payoffs, tol, *, max_equilibria):
         rows = jnp.asarray(np.array(list(itertools.combinations(range(m), k)), dtype=np.int32))
         cols = jnp.asarray(np.array(list(itertools.combinations(range(n), k)), dtype=np.int32))
         p, q = rows.shape[0], cols.shape[0]
-        y_sup, v = _indifference_solutions(A, rows, cols)  # row player indifferent over I
-        x_sup, u = _indifference_solutions(B.T, cols, rows)  # column player indifferent over J
+        y_sup, v, ok_y = _indifference_solutions(A, rows, cols)  # row player indifferent over I
+        x_sup, u, ok_x = _indifference_solutions(B.T, cols, rows)  # column player indifferent over J
         x_sup = jnp.swapaxes(x_sup, 0, 1)  # -> (p, q, k)
         u = u.T
+        nonsingular = ok_y & ok_x.T
         x = jnp.zeros((p, q, m), dtype).at[jnp.arange(p)[:, None, None], jnp.arange(q)[None, :, None],
                                              rows[:, None, :]].set(x_sup)
         y = jnp.zeros((p, q, n), dtype).at[jnp.arange(p)[:, None, None], jnp.arange(q)[None, :, None],
@@ -136,7 +166,7 @@ def _support_enumeration_single(payoffs, tol, *, max_equilibria):
         finite = finite & jnp.isfinite(u) & jnp.isfinite(v)
         positive = jnp.all(x_sup > tol, -1) & jnp.all(y_sup > tol, -1)
         best = jnp.all(row_values <= v[..., None] + atol, -1) & jnp.all(col_values <= u[..., None] + atol, -1)
-        ok = finite & positive & best
+        ok = finite & positive & best & nonsingular
         # Nondegenerate games: an equilibrium with support size k has exactly k best responses.
         extra = (jnp.sum(row_values >= v[..., None] - atol, -1) > k) | (jnp.sum(col_values >= u[..., None] - atol, -1) > k)
         xs.append(x.reshape(p * q, m))
