@@ -70,7 +70,8 @@ def _prepare(game, init, max_steps, tol):
     max_steps = check_positive_int(max_steps, "max_steps")
     tol = check_tol(tol, game.payoffs.dtype)
     if init is None:
-        return _uniform(game.num_actions, game.payoffs.dtype), max_steps, tol
+        uniform = _uniform(game.num_actions, game.payoffs.dtype)
+        return tuple(jnp.broadcast_to(u, game.batch_shape + u.shape) for u in uniform), max_steps, tol
     init = tuple(jnp.asarray(s, game.payoffs.dtype) for s in init)
     if len(init) != game.num_players:
         raise ValueError(f"init needs {game.num_players} strategies, one per player; got {len(init)}")
@@ -119,16 +120,24 @@ def _regret_matching(*, plus, step_size):
         zeros = tuple(jnp.zeros_like(s) for s in init)
         return dict(strategy=init, regret=zeros, sum=init)
 
+    def update(R, v, s):
+        R = R + v - jnp.dot(v, s)
+        return jnp.maximum(R, 0.0) if plus else R
+
     def step(game, state, t):
-        strategy = state["strategy"]
-        values = action_values(game, strategy)
-        regret = tuple(R + v - jnp.dot(v, s) for R, v, s in zip(state["regret"], values, strategy))
-        if plus:
-            regret = tuple(jnp.maximum(R, 0.0) for R in regret)
-        new = tuple(policy(R, jnp.full_like(R, 1.0 / R.shape[0])) for R in regret)
-        weight = (t + 2.0) if plus else 1.0  # linear averaging for RM+ (Tammelin 2014)
-        sums = tuple(S + weight * s for S, s in zip(state["sum"], new))
-        return dict(strategy=new, regret=regret, sum=sums)
+        strategy, regret = list(state["strategy"]), list(state["regret"])
+        if plus:  # alternating updates: player i sees the players before it already updated
+            for i in range(len(strategy)):
+                v = action_values(game, tuple(strategy))[i]
+                regret[i] = update(regret[i], v, strategy[i])
+                strategy[i] = policy(regret[i], jnp.full_like(v, 1.0 / v.shape[0]))
+        else:  # simultaneous updates
+            values = action_values(game, tuple(strategy))
+            regret = [update(R, v, s) for R, v, s in zip(regret, values, strategy)]
+            strategy = [policy(R, jnp.full_like(R, 1.0 / R.shape[0])) for R in regret]
+        weight = (t + 1.0) if plus else 1.0  # linear averaging for RM+ (Tammelin et al. 2015)
+        sums = tuple(S + weight * s for S, s in zip(state["sum"], strategy))
+        return dict(strategy=tuple(strategy), regret=tuple(regret), sum=sums)
 
     return step, lambda state: _average(state["sum"]), make_state
 
@@ -139,7 +148,8 @@ def regret_matching(game: NormalFormGame, *, plus: bool = False, init=None, max_
 
     Every player plays ``sigma_i ∝ max(R_i, 0)``, where ``R_i[a]`` is the
     cumulative regret for not having played ``a`` (uniform when no regret is
-    positive); all players update simultaneously on expected payoffs. With
+    positive); plain regret matching updates all players simultaneously on
+    expected payoffs. With
     ``plus=True`` cumulative regrets are clipped at zero every step and the
     average is weighted linearly in time.
 
@@ -164,7 +174,9 @@ def regret_matching(game: NormalFormGame, *, plus: bool = False, init=None, max_
 
     Reference: S. Hart and A. Mas-Colell (2000), "A simple adaptive procedure
     leading to correlated equilibrium", Econometrica 68(5); O. Tammelin (2014),
-    "Solving large imperfect information games using CFR+", arXiv:1407.5042.
+    "Solving large imperfect information games using CFR+", arXiv:1407.5042;
+    O. Tammelin, N. Burch, M. Johanson and M. Bowling (2015), "Solving heads-up
+    limit Texas hold'em", IJCAI.
     """
     return _solve("regret_matching", game, init, max_steps, tol, throw, plus=bool(plus))
 
