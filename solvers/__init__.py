@@ -9,6 +9,7 @@ a :class:`Status`; all are jittable and vmappable over a batch of games.
 
 from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
 from ._lemke_howson import lemke_howson
+from ._qre import QuantalResponseEquilibrium, logit_qre, qre_homotopy
 from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
 from ._support_enumeration import support_enumeration
 from ._zero_sum import MinimaxSolution, zero_sum_lp
@@ -17,6 +18,7 @@ __all__ = [
     "Equilibrium",
     "EquilibriumSet",
     "MinimaxSolution",
+    "QuantalResponseEquilibrium",
     "NonConvergenceError",
     "Status",
     "lemke_howson",
@@ -26,4 +28,6 @@ __all__ = [
     "hedge",
     "fictitious_play",
     "replicator_dynamics",
+    "logit_qre",
+    "qre_homotopy",
 ]
