@@ -159,3 +159,23 @@ def test_nondegenerate_lh_from_every_label_is_gambit_equilibrium(seed):
     everything = gambit_all_equilibria(game)
     found = [lemke_howson(game, init_label=k).strategies for k in range(16)]
     assert all(any(same_profile(f, e) for e in everything) for f in found)
+
+
+@pytest.mark.parametrize("slots", [1, 3, 8])
+def test_work_queue_equals_single_games(slots):
+    """Large batches run through a work queue of slots; every game must get its own answer."""
+    from solvers._lemke_howson import _lemke_howson
+
+    games = random_game(jax.random.key(21), (7, 5), batch_shape=(5, 6))
+    queued = _lemke_howson(games.payoffs, jnp.asarray(4), 1e-9, max_steps=1000, batch_ndim=2, slots=slots)
+    for i in range(5):
+        for j in range(6):
+            single = lemke_howson(games[i, j], init_label=4)
+            for s, t in zip(queued.strategies, single.strategies):
+                np.testing.assert_allclose(s[i, j], t, atol=1e-14)
+            assert int(queued.iterations[i, j]) == int(single.iterations)
+            assert int(queued.status[i, j]) == int(single.status)
+    short = _lemke_howson(games.payoffs, jnp.asarray(4), 1e-9, max_steps=2, batch_ndim=2, slots=slots)
+    long_paths = np.asarray(queued.iterations) > 2
+    assert np.all(np.asarray(short.status)[long_paths] == Status.MAX_STEPS)
+    assert np.all(np.asarray(short.status)[~long_paths] == Status.CONVERGED)
