@@ -1,0 +1,1 @@
+"""Side-by-side timings of nashgrid against peer libraries (run: ``make bench``)."""

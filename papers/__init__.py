@@ -1,0 +1,31 @@
+"""Paper figures. Each figure is a function registered here; ``python -m papers`` regenerates them all.
+
+A figure function takes the output folder and a ``quick`` flag, writes its
+files there, and returns their paths. Figures use only the public API of
+``games``, ``solvers``, ``analysis`` (and ``mechanisms``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+FIGURES: dict[str, Callable] = {}
+
+
+def register(name: str):
+    """Decorator: register a figure function under ``name``."""
+
+    def wrap(fn):
+        if name in FIGURES:
+            raise ValueError(f"figure {name!r} is registered twice")
+        FIGURES[name] = fn
+        return fn
+
+    return wrap
+
+
+def load_all() -> dict[str, Callable]:
+    """Import every figure module (which registers its figures) and return the registry."""
+    from . import finite_games  # noqa: F401
+
+    return FIGURES
