@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import statistics
 import time
 import warnings
+
+warnings.filterwarnings("ignore", category=RuntimeWarning, module="nashpy")
 
 import jax
 import jax.numpy as jnp
@@ -23,25 +26,41 @@ def _median_time(fn, repeats):
     return statistics.median(times)
 
 
-def _peer(name, fn, count, repeats=3):
+class _OutOfTime(Exception):
+    pass
+
+
+def _peer(name, fn, count, repeats=3, budget_s=120):
+    """Per-game time of a peer, or a string saying why there is none (failure, or over budget)."""
+
+    def alarm(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(budget_s)
     try:
-        fn(min(count, 2))  # warm-up (numba compilation)
+        fn(1)  # warm-up (numba compilation)
         return _median_time(lambda: fn(count), repeats) / count
+    except _OutOfTime:
+        return f"over the {budget_s} s budget for {count} games"
     except Exception as err:  # a peer missing or failing is reported, not fatal
         warnings.warn(f"{name} failed: {err!r}")
-        return None
+        return f"failed: {type(err).__name__}"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _row(name, per_game, ours, count, note=""):
-    if per_game is None:
-        return f"| {name} | not available | | {note} |"
+    if isinstance(per_game, str):
+        return f"| {name} | {per_game} | | {count} games{note} |"
     return f"| {name} | {per_game * 1e6:,.1f} us | {per_game / ours:,.1f}x | {count} games{note} |"
 
 
 def lemke_howson_section(quick):
     B, size = (1000, 20) if quick else (10_000, 20)
     games = random_game(jax.random.key(0), (size, size), batch_shape=(B,))
-    P = np.asarray(games.payoffs)
+    P = np.array(games.payoffs)  # writable: numba (QuantEcon) rejects read-only arrays
     start = time.perf_counter()
     jax.block_until_ready(lemke_howson(games))
     compile_and_run = time.perf_counter() - start
@@ -78,7 +97,7 @@ def lemke_howson_section(quick):
 
     qe_count = min(B, 2000)
     qe = _peer("quantecon", quantecon, qe_count)
-    npy = _peer("nashpy", nashpy, 5, repeats=1)
+    npy = _peer("nashpy", nashpy, 3, repeats=1)
     gam = _peer("pygambit", gambit, 200, repeats=1)
     return [
         f"## Lemke-Howson: one equilibrium of each of {B:,} random {size}x{size} games",
@@ -92,7 +111,7 @@ def lemke_howson_section(quick):
         "| peer (same games, looped) | time per game | nashgrid speed-up | instances |",
         "|---|---|---|---|",
         _row("QuantEcon `lemke_howson` (numba)", qe, per_game, qe_count, ", incl. NormalFormGame construction"),
-        _row("nashpy `lemke_howson`", npy, per_game, 5),
+        _row("nashpy `lemke_howson`", npy, per_game, 3),
         _row("pygambit `lcp_solve` (float)", gam, per_game, 200, ", game built per instance"),
     ]
 
@@ -100,7 +119,7 @@ def lemke_howson_section(quick):
 def support_enumeration_section(quick):
     B = 50 if quick else 200
     games = random_game(jax.random.key(1), (8, 8), batch_shape=(B,))
-    P = np.asarray(games.payoffs)
+    P = np.array(games.payoffs)  # writable: numba (QuantEcon) rejects read-only arrays
     start = time.perf_counter()
     jax.block_until_ready(support_enumeration(games))
     compile_and_run = time.perf_counter() - start
