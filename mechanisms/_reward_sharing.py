@@ -1,0 +1,118 @@
+"""Reward sharing: splitting a pool among contributors (federated learning, data centers).
+
+A cooperative game on ``n`` players is a *value function* ``v`` taking
+coalition membership masks ``(..., n)`` (bool) to values ``(...)``; it must
+be vectorized over leading axes (``jnp`` operations do this for free).
+
+- Proportional: ``r_i = pool * c_i / sum_j c_j``.
+- Shapley value (Shapley 1953): ``phi_i = sum_{S not containing i}
+  |S|! (n - |S| - 1)! / n! * (v(S + i) - v(S))``; exact by evaluating ``v`` once
+  on all ``2^n`` coalitions (``n <= 16``), then combining the marginals with
+  vectorized index arithmetic.
+- Monte Carlo Shapley (Castro, Gomez and Tejada 2009): the average marginal
+  contribution over random permutations, with its standard error.
+
+References: L. S. Shapley (1953), "A value for n-person games", Contributions
+to the Theory of Games II; J. Castro, D. Gomez and J. Tejada (2009),
+"Polynomial calculation of the Shapley value based on sampling", Computers
+& Operations Research 36(5).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["proportional_rewards", "shapley_values", "monte_carlo_shapley", "MAX_EXACT_SHAPLEY_PLAYERS"]
+
+MAX_EXACT_SHAPLEY_PLAYERS = 16
+
+
+def proportional_rewards(contributions, pool):
+    """Split ``pool`` in proportion to nonnegative ``contributions`` (equal split if all are zero).
+
+    Example:
+      >>> proportional_rewards(jnp.array([1., 3.]), 8.0).tolist()
+      [2.0, 6.0]
+    """
+    contributions = jnp.asarray(contributions)
+    if not isinstance(contributions, jax.core.Tracer):
+        c = np.asarray(contributions)
+        if c.ndim < 1 or c.shape[-1] < 1:
+            raise ValueError(f"contributions need a player axis with at least one player; got shape {c.shape}")
+        if not np.isfinite(c).all() or (c < 0).any():
+            raise ValueError("contributions must be finite and nonnegative")
+    total = jnp.sum(contributions, axis=-1, keepdims=True)
+    n = contributions.shape[-1]
+    share = jnp.where(total > 0, contributions / jnp.where(total > 0, total, 1.0), 1.0 / n)
+    return jnp.asarray(pool)[..., None] * share if jnp.ndim(pool) else pool * share
+
+
+def _check_players(num_players, limit=None):
+    if isinstance(num_players, bool) or not isinstance(num_players, int) or num_players < 1:
+        raise ValueError(f"num_players must be a positive integer; got {num_players!r}")
+    if limit is not None and num_players > limit:
+        raise ValueError(
+            f"exact Shapley values enumerate 2^n coalitions; n = {num_players} exceeds {limit}: "
+            "use monte_carlo_shapley"
+        )
+
+
+def _all_coalitions(n):
+    codes = np.arange(2**n, dtype=np.int64)
+    return ((codes[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)  # (2^n, n), bit i = player i
+
+
+def shapley_values(value_fn, num_players: int):
+    """Exact Shapley values of the cooperative game ``value_fn`` on ``num_players <= 16`` players.
+
+    Example:
+      >>> v = lambda S: jnp.where(S[..., 0] & S[..., 1], 1.0, 0.0)  # unanimity of players 0 and 1
+      >>> shapley_values(v, 3).tolist()
+      [0.5, 0.5, 0.0]
+
+    Reference: Shapley (1953).
+    """
+    _check_players(num_players, MAX_EXACT_SHAPLEY_PLAYERS)
+    n = num_players
+    masks = _all_coalitions(n)
+    values = jnp.asarray(value_fn(jnp.asarray(masks)))
+    if values.shape != (2**n,):
+        raise ValueError(f"value_fn must map masks of shape (k, {n}) to values of shape (k,); got {values.shape}")
+    sizes = masks.sum(1)
+    weights = np.array([math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) if s < n else 0.0
+                        for s in range(n + 1)])
+    codes = np.arange(2**n)
+    phi = []
+    for i in range(n):
+        without = codes[(codes >> i) & 1 == 0]
+        marginal = values[without | (1 << i)] - values[without]
+        phi.append(jnp.sum(jnp.asarray(weights[sizes[without]], values.dtype) * marginal))
+    return jnp.stack(phi)
+
+
+def monte_carlo_shapley(value_fn, num_players: int, *, key, num_permutations: int = 1000):
+    """Shapley values estimated from random permutations, with standard errors.
+
+    Returns ``(estimate, standard_error)``, each of shape ``(num_players,)``.
+
+    Reference: Castro, Gomez and Tejada (2009).
+    """
+    _check_players(num_players)
+    if isinstance(num_permutations, bool) or not isinstance(num_permutations, int) or num_permutations < 2:
+        raise ValueError(f"num_permutations must be an integer >= 2; got {num_permutations!r}")
+    n = num_players
+    keys = jax.random.split(key, num_permutations)
+    orders = jax.vmap(lambda k: jax.random.permutation(k, n))(keys)  # (P, n)
+    position = jnp.argsort(orders, axis=1)  # position of each player in each permutation
+    # Prefix coalitions: prefix t holds the first t players of the permutation, t = 0..n.
+    prefixes = position[:, None, :] < jnp.arange(n + 1)[None, :, None]  # (P, n+1, n)
+    values = jnp.asarray(value_fn(prefixes))  # (P, n+1)
+    step_gain = values[:, 1:] - values[:, :-1]  # gain of the player entering at step t
+    marginals = jnp.take_along_axis(step_gain, position, axis=1)  # (P, n): player i's marginal
+    estimate = jnp.mean(marginals, axis=0)
+    standard_error = jnp.std(marginals, axis=0, ddof=1) / jnp.sqrt(num_permutations)
+    return estimate, standard_error
