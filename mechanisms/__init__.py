@@ -2,7 +2,8 @@
 
 They know nothing of games or solvers. So far: single-unit double auctions
 (k-double, McAfee, SBBA, VCG) and reward sharing (proportional, exact and
-Monte Carlo Shapley). Their properties are checked by ``analysis``.
+Monte Carlo Shapley), reputation (beta with forgetting, EWMA reliability,
+EigenTrust, penalties, price tiers). Their properties are checked by ``analysis``.
 """
 
 from ._double_auction import (
@@ -12,6 +13,16 @@ from ._double_auction import (
     mcafee_double_auction,
     sbba_double_auction,
     vcg_double_auction,
+)
+from ._reputation import (
+    BetaEvidence,
+    EigenTrustResult,
+    beta_score,
+    beta_update,
+    eigentrust,
+    ewma_reliability,
+    penalize,
+    price_tier,
 )
 from ._reward_sharing import (
     MAX_EXACT_SHAPLEY_PLAYERS,
@@ -31,4 +42,12 @@ __all__ = [
     "shapley_values",
     "monte_carlo_shapley",
     "MAX_EXACT_SHAPLEY_PLAYERS",
+    "BetaEvidence",
+    "beta_update",
+    "beta_score",
+    "ewma_reliability",
+    "eigentrust",
+    "EigenTrustResult",
+    "penalize",
+    "price_tier",
 ]
