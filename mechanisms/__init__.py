@@ -3,7 +3,9 @@
 They know nothing of games or solvers. So far: single-unit double auctions
 (k-double, McAfee, SBBA, VCG) and reward sharing (proportional, exact and
 Monte Carlo Shapley), reputation (beta with forgetting, EWMA reliability,
-EigenTrust, penalties, price tiers). Their properties are checked by ``analysis``.
+EigenTrust, penalties, price tiers), pricing and billing (flat, time of use,
+real time, daily and hourly proportional billing, a learnable monotone price,
+DC-OPF locational marginal prices). Their properties are checked by ``analysis``.
 """
 
 from ._double_auction import (
@@ -13,6 +15,19 @@ from ._double_auction import (
     mcafee_double_auction,
     sbba_double_auction,
     vcg_double_auction,
+)
+from ._pricing import (
+    DCOPFResult,
+    MonotonePrice,
+    daily_proportional_bills,
+    dc_opf_lmp,
+    flat_rate_bills,
+    hourly_proportional_bills,
+    monotone_price,
+    quadratic_cost,
+    real_time_bills,
+    real_time_prices,
+    time_of_use_bills,
 )
 from ._reputation import (
     BetaEvidence,
@@ -50,4 +65,15 @@ __all__ = [
     "EigenTrustResult",
     "penalize",
     "price_tier",
+    "flat_rate_bills",
+    "time_of_use_bills",
+    "real_time_prices",
+    "real_time_bills",
+    "quadratic_cost",
+    "daily_proportional_bills",
+    "hourly_proportional_bills",
+    "MonotonePrice",
+    "monotone_price",
+    "dc_opf_lmp",
+    "DCOPFResult",
 ]

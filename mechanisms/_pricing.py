@@ -1,0 +1,229 @@
+"""Pricing and billing rules for electricity consumers over ``T`` time slots.
+
+Loads are arrays ``(..., N, T)``: user ``n``'s consumption in slot ``t``.
+Every rule returns each user's bill ``(..., N)``.
+
+- Flat: ``bill_n = p sum_t l_nt``.
+- Time of use: ``bill_n = sum_t p_t l_nt``.
+- Real-time, linear in load: ``p_t = alpha + beta L_t`` with ``L_t = sum_n l_nt``.
+- Daily proportional billing of a quadratic generation cost ``C_t(L) = a_t L^2 + b_t L``
+  (Mohsenian-Rad et al. 2010): ``bill_n = (sum_t l_nt / sum_t L_t) sum_t C_t(L_t)``;
+  its energy-consumption game has the social optimum as Nash equilibrium.
+- Hourly proportional billing: ``bill_n = sum_t (l_nt / L_t) C_t(L_t)``.
+- A parametric monotone price of load for learning: ``p(L) = theta_0 + sum_k
+  softplus(theta_k) max(L - L_k, 0)``, nondecreasing in ``L`` for every
+  ``theta`` (a pytree), differentiable in ``theta``.
+- Locational marginal prices of a DC optimal power flow, from HiGHS duals
+  (scipy, outside jit): see :func:`dc_opf_lmp`.
+
+References: A.-H. Mohsenian-Rad, V. W. S. Wong, J. Jatskevich, R. Schober and
+A. Leon-Garcia (2010), "Autonomous demand-side management based on
+game-theoretic energy consumption scheduling for the future smart grid", IEEE
+Transactions on Smart Grid 1(3); F. C. Schweppe, M. C. Caramanis, R. D.
+Tabors and R. E. Bohn (1988), *Spot Pricing of Electricity* (LMPs);
+Q. Huangfu and J. A. J. Hall (2018), "Parallelizing the dual revised simplex
+method", Math. Prog. Computation (HiGHS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+__all__ = [
+    "flat_rate_bills",
+    "time_of_use_bills",
+    "real_time_prices",
+    "real_time_bills",
+    "quadratic_cost",
+    "daily_proportional_bills",
+    "hourly_proportional_bills",
+    "MonotonePrice",
+    "monotone_price",
+    "dc_opf_lmp",
+    "DCOPFResult",
+]
+
+
+def _loads(loads, name="loads"):
+    loads = jnp.asarray(loads)
+    if not jnp.issubdtype(loads.dtype, jnp.floating):
+        loads = loads.astype(jnp.result_type(float))
+    if loads.ndim < 2 or loads.shape[-1] < 1 or loads.shape[-2] < 1:
+        raise ValueError(f"{name} must have shape (..., users, slots) with both >= 1; got {loads.shape}")
+    if not isinstance(loads, jax.core.Tracer):
+        a = np.asarray(loads)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite")
+        if (a < 0).any():
+            raise ValueError(f"{name} must be nonnegative (consumption)")
+    return loads
+
+
+def _per_slot(x, loads, name):
+    x = jnp.asarray(x, loads.dtype)
+    if x.shape not in ((), (loads.shape[-1],)):
+        raise ValueError(f"{name} must be a scalar or one value per slot ({loads.shape[-1]},); got {x.shape}")
+    if not isinstance(x, jax.core.Tracer) and not np.isfinite(np.asarray(x)).all():
+        raise ValueError(f"{name} must be finite")
+    return x
+
+
+def flat_rate_bills(loads, price):
+    """``bill_n = price * sum_t l_nt``."""
+    loads = _loads(loads)
+    return _per_slot(price, loads, "price") * jnp.sum(loads, axis=-1)
+
+
+def time_of_use_bills(loads, prices):
+    """``bill_n = sum_t prices_t l_nt``."""
+    loads = _loads(loads)
+    return jnp.sum(_per_slot(prices, loads, "prices") * loads, axis=-1)
+
+
+def real_time_prices(loads, *, alpha, beta):
+    """``p_t = alpha + beta L_t``, linear in the total load of each slot."""
+    loads = _loads(loads)
+    return _per_slot(alpha, loads, "alpha") + _per_slot(beta, loads, "beta") * jnp.sum(loads, axis=-2)
+
+
+def real_time_bills(loads, *, alpha, beta):
+    """Bills at real-time prices linear in load: ``sum_t (alpha + beta L_t) l_nt``."""
+    prices = real_time_prices(loads, alpha=alpha, beta=beta)
+    return jnp.sum(prices[..., None, :] * jnp.asarray(loads), axis=-1)
+
+
+def quadratic_cost(total_load, a, b):
+    """Generation cost ``C_t(L) = a_t L^2 + b_t L`` per slot."""
+    return a * total_load**2 + b * total_load
+
+
+def _cost_coefficients(loads, a, b):
+    a = _per_slot(a, loads, "a")
+    b = _per_slot(b, loads, "b")
+    if not isinstance(a, jax.core.Tracer) and (np.asarray(a) < 0).any():
+        raise ValueError("a must be nonnegative (a convex cost)")
+    return a, b
+
+
+def daily_proportional_bills(loads, *, a, b):
+    """Each user pays the day's total cost in proportion to its daily energy (Mohsenian-Rad et al. 2010)."""
+    loads = _loads(loads)
+    a, b = _cost_coefficients(loads, a, b)
+    total = jnp.sum(loads, axis=-2)  # L_t
+    cost = jnp.sum(quadratic_cost(total, a, b), axis=-1)
+    energy = jnp.sum(loads, axis=-1)
+    day = jnp.sum(energy, axis=-1, keepdims=True)
+    return jnp.where(day > 0, energy / jnp.where(day > 0, day, 1.0), 0.0) * cost[..., None]
+
+
+def hourly_proportional_bills(loads, *, a, b):
+    """Each user pays each slot's cost in proportion to its load in that slot."""
+    loads = _loads(loads)
+    a, b = _cost_coefficients(loads, a, b)
+    total = jnp.sum(loads, axis=-2, keepdims=True)
+    share = jnp.where(total > 0, loads / jnp.where(total > 0, total, 1.0), 0.0)
+    return jnp.sum(share * quadratic_cost(total, a, b), axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class MonotonePrice:
+    """Parameters of :func:`monotone_price`: ``base`` and raw ``slopes`` (softplus makes them >= 0);
+    ``knots`` (static) are the loads where the slope changes."""
+
+    base: jax.Array
+    slopes: jax.Array
+    knots: tuple[float, ...] = dataclasses.field(metadata=dict(static=True), default=())
+
+
+jax.tree_util.register_dataclass(MonotonePrice, data_fields=["base", "slopes"], meta_fields=["knots"])
+
+
+def monotone_price(params: MonotonePrice, load):
+    """``p(L) = base + sum_k softplus(slopes_k) max(L - knots_k, 0)``: nondecreasing in ``L`` for any parameters.
+
+    Example:
+      >>> params = MonotonePrice(jnp.array(1.0), jnp.array([0.0, -50.0]), knots=(0.0, 10.0))
+      >>> float(monotone_price(params, 4.0)) > float(monotone_price(params, 2.0))
+      True
+    """
+    if len(params.knots) != jnp.shape(params.slopes)[-1]:
+        raise ValueError(f"MonotonePrice needs one knot per slope; got {len(params.knots)} knots and "
+                         f"slopes of shape {jnp.shape(params.slopes)}")
+    load = jnp.asarray(load)
+    knots = jnp.asarray(params.knots, dtype=jnp.result_type(load, float))
+    ramps = jnp.maximum(load[..., None] - knots, 0.0)
+    return params.base + jnp.sum(jax.nn.softplus(params.slopes) * ramps, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DCOPFResult:
+    """Dispatch, flows and locational marginal prices of a DC optimal power flow (numpy arrays)."""
+
+    generation: np.ndarray  # (G,)
+    flows: np.ndarray  # (lines,)
+    lmp: np.ndarray  # (buses,) marginal cost of one more unit of demand at each bus
+    cost: float
+    congested: np.ndarray  # (lines,) bool: a line at its limit
+
+
+def dc_opf_lmp(demand, *, generator_bus, generator_cost, generator_capacity, ptdf, line_capacity) -> DCOPFResult:
+    """Least-cost dispatch with line limits, and the LMPs from its duals (HiGHS, outside jit).
+
+    Minimize ``sum_g c_g P_g`` subject to ``sum_g P_g = sum_b d_b``,
+    ``|PTDF (G P - d)| <= F`` and ``0 <= P_g <= Pmax_g``, where ``G`` maps
+    generators to buses. The LMP at bus ``b`` is ``d cost / d d_b``:
+    ``lambda + PTDF[:, b] . (mu_up - mu_down)`` from the balance and line duals.
+
+    Args:
+      demand: ``(B,)`` demand per bus.
+      generator_bus: ``(G,)`` bus index of each generator.
+      generator_cost: ``(G,)`` marginal cost.
+      generator_capacity: ``(G,)`` capacity, nonnegative.
+      ptdf: ``(lines, B)`` power transfer distribution factors (slack column zero).
+      line_capacity: ``(lines,)`` nonnegative limits.
+
+    Reference: Schweppe et al. (1988).
+    """
+    d = np.asarray(demand, dtype=float)
+    gb = np.asarray(generator_bus)
+    c = np.asarray(generator_cost, dtype=float)
+    cap = np.asarray(generator_capacity, dtype=float)
+    H = np.asarray(ptdf, dtype=float)
+    F = np.asarray(line_capacity, dtype=float)
+    B = d.shape[0] if d.ndim == 1 else -1
+    if d.ndim != 1 or H.ndim != 2 or H.shape[1] != B:
+        raise ValueError(f"demand must be (buses,) and ptdf (lines, buses); got {d.shape} and {H.shape}")
+    if not (gb.shape == c.shape == cap.shape) or gb.ndim != 1 or gb.size == 0:
+        raise ValueError("generator_bus, generator_cost and generator_capacity must be equal-length 1-D arrays")
+    if F.shape != (H.shape[0],):
+        raise ValueError(f"line_capacity must have shape ({H.shape[0]},); got {F.shape}")
+    for name, x in (("demand", d), ("generator_cost", c), ("generator_capacity", cap), ("ptdf", H),
+                    ("line_capacity", F)):
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} must be finite")
+    if (cap < 0).any() or (F < 0).any():
+        raise ValueError("generator_capacity and line_capacity must be nonnegative")
+    if not np.issubdtype(gb.dtype, np.integer) or (gb < 0).any() or (gb >= B).any():
+        raise ValueError(f"generator_bus must hold bus indices in [0, {B})")
+    if cap.sum() < d.sum() - 1e-12:
+        raise ValueError(f"infeasible: total demand {d.sum():g} exceeds total capacity {cap.sum():g}")
+    G = np.zeros((B, gb.size))
+    G[gb, np.arange(gb.size)] = 1.0
+    HG = H @ G
+    A_ub = np.vstack([HG, -HG])
+    b_ub = np.concatenate([F + H @ d, F - H @ d])
+    res = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=np.ones((1, gb.size)), b_eq=[d.sum()],
+                                 bounds=list(zip(np.zeros_like(cap), cap)), method="highs")
+    if res.status != 0:
+        raise ValueError(f"infeasible DC-OPF (line limits cannot carry the demand): {res.message}")
+    mu = res.ineqlin.marginals
+    lines = H.shape[0]
+    lmp = res.eqlin.marginals[0] + H.T @ (mu[:lines] - mu[lines:])
+    flows = H @ (G @ res.x - d)
+    congested = np.abs(np.abs(flows) - F) <= 1e-9 * np.maximum(1.0, F)
+    return DCOPFResult(generation=res.x, flows=flows, lmp=lmp, cost=float(res.fun), congested=congested)
