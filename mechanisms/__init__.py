@@ -5,7 +5,8 @@ They know nothing of games or solvers. So far: single-unit double auctions
 Monte Carlo Shapley), reputation (beta with forgetting, EWMA reliability,
 EigenTrust, penalties, price tiers), pricing and billing (flat, time of use,
 real time, daily and hourly proportional billing, a learnable monotone price,
-DC-OPF locational marginal prices). Their properties are checked by ``analysis``.
+DC-OPF locational marginal prices), staking and slashing, and a hash-chained
+SQLite settlement ledger. Their properties are checked by ``analysis``.
 """
 
 from ._double_auction import (
@@ -16,6 +17,7 @@ from ._double_auction import (
     sbba_double_auction,
     vcg_double_auction,
 )
+from ._ledger import GENESIS_HASH, LedgerReport, SettlementLedger
 from ._pricing import (
     DCOPFResult,
     MonotonePrice,
@@ -45,6 +47,7 @@ from ._reward_sharing import (
     proportional_rewards,
     shapley_values,
 )
+from ._staking import honest_validation_is_best_response, honesty_margin, slash, staking_rewards
 
 __all__ = [
     "Clearing",
@@ -76,4 +79,11 @@ __all__ = [
     "monotone_price",
     "dc_opf_lmp",
     "DCOPFResult",
+    "staking_rewards",
+    "slash",
+    "honesty_margin",
+    "honest_validation_is_best_response",
+    "SettlementLedger",
+    "LedgerReport",
+    "GENESIS_HASH",
 ]
