@@ -2,7 +2,7 @@
 
 They know nothing of games or solvers. So far: single-unit double auctions
 (k-double, McAfee, SBBA, VCG) and reward sharing (proportional, exact and
-Monte Carlo Shapley), reputation (beta with forgetting, EWMA reliability,
+Monte Carlo Shapley, Clarke pivot), reputation (beta with forgetting, EWMA reliability,
 EigenTrust, penalties, price tiers), pricing and billing (flat, time of use,
 real time, daily and hourly proportional billing, a learnable monotone price,
 DC-OPF locational marginal prices), staking and slashing, and a hash-chained
@@ -43,6 +43,7 @@ from ._reputation import (
 )
 from ._reward_sharing import (
     MAX_EXACT_SHAPLEY_PLAYERS,
+    clarke_pivot_rewards,
     monte_carlo_shapley,
     proportional_rewards,
     shapley_values,
@@ -59,6 +60,7 @@ __all__ = [
     "proportional_rewards",
     "shapley_values",
     "monte_carlo_shapley",
+    "clarke_pivot_rewards",
     "MAX_EXACT_SHAPLEY_PLAYERS",
     "BetaEvidence",
     "beta_update",

@@ -11,11 +11,17 @@ be vectorized over leading axes (``jnp`` operations do this for free).
   vectorized index arithmetic.
 - Monte Carlo Shapley (Castro, Gomez and Tejada 2009): the average marginal
   contribution over random permutations, with its standard error.
+- VCG / Clarke-pivot rewards (Clarke 1971; Groves 1973): each player is paid
+  its externality on the others, ``v(N) - v(N minus i)``, which makes reporting
+  one's true contribution a dominant strategy, but the payments need not sum
+  to ``v(N)`` (a deficit in games with complementarities).
 
 References: L. S. Shapley (1953), "A value for n-person games", Contributions
 to the Theory of Games II; J. Castro, D. Gomez and J. Tejada (2009),
 "Polynomial calculation of the Shapley value based on sampling", Computers
-& Operations Research 36(5).
+& Operations Research 36(5); E. H. Clarke (1971), "Multipart pricing of public
+goods", Public Choice 11; T. Groves (1973), "Incentives in teams",
+Econometrica 41.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["proportional_rewards", "shapley_values", "monte_carlo_shapley", "MAX_EXACT_SHAPLEY_PLAYERS"]
+__all__ = [
+    "proportional_rewards",
+    "shapley_values",
+    "monte_carlo_shapley",
+    "clarke_pivot_rewards",
+    "MAX_EXACT_SHAPLEY_PLAYERS",
+]
 
 MAX_EXACT_SHAPLEY_PLAYERS = 16
 
@@ -116,3 +128,23 @@ def monte_carlo_shapley(value_fn, num_players: int, *, key, num_permutations: in
     estimate = jnp.mean(marginals, axis=0)
     standard_error = jnp.std(marginals, axis=0, ddof=1) / jnp.sqrt(num_permutations)
     return estimate, standard_error
+
+
+def clarke_pivot_rewards(value_fn, num_players: int):
+    """VCG rewards with the Clarke pivot: ``r_i = v(N) - v(N minus {i})``, each player's marginal contribution.
+
+    Example:
+      >>> v = lambda S: jnp.where(S[..., 0] & S[..., 1], 1.0, 0.0)  # complements: a deficit
+      >>> clarke_pivot_rewards(v, 2).tolist()
+      [1.0, 1.0]
+
+    Reference: Clarke (1971); Groves (1973).
+    """
+    _check_players(num_players)
+    n = num_players
+    masks = np.ones((n + 1, n), bool)
+    masks[np.arange(n), np.arange(n)] = False  # row i: everyone but i; last row: everyone
+    values = jnp.asarray(value_fn(jnp.asarray(masks)))
+    if values.shape != (n + 1,):
+        raise ValueError(f"value_fn must map masks of shape (k, {n}) to values of shape (k,); got {values.shape}")
+    return values[n] - values[:n]

@@ -124,3 +124,29 @@ def test_proportional_and_bad_input():
         shapley_values(lambda S: jnp.sum(S, -1) * 1.0, 17)
     with pytest.raises(ValueError, match="value_fn"):
         shapley_values(lambda S: jnp.sum(S) * 1.0, 3)
+
+
+@given(dividend_games())
+def test_clarke_pivot_equals_dividend_closed_form(dividends):
+    """v(N) - v(N minus i) = sum of the dividends of coalitions containing i."""
+    from mechanisms import clarke_pivot_rewards
+
+    v, _ = dividend_game(dividends)
+    expected = np.zeros(N)
+    for T, d in dividends.items():
+        expected[list(T)] += d
+    np.testing.assert_allclose(clarke_pivot_rewards(v, N), expected, atol=1e-12)
+
+
+def test_search_finds_clarke_pivot_deficit_but_shapley_stays_budget_balanced():
+    from mechanisms import clarke_pivot_rewards
+
+    def deficit(dividends):
+        v, _ = dividend_game(dividends)
+        return float(jnp.sum(clarke_pivot_rewards(v, N))) > float(v(jnp.ones(N, bool))) + 1e-9
+
+    found = find(dividend_games(), deficit,
+                 settings=settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)))
+    v, _ = dividend_game(found)
+    assert deficit(found)
+    assert float(jnp.sum(shapley_values(v, N))) == pytest.approx(float(v(jnp.ones(N, bool))), abs=1e-12)
