@@ -98,12 +98,11 @@ def shapley_values(value_fn, num_players: int):
     weights = np.array([math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) if s < n else 0.0
                         for s in range(n + 1)])
     codes = np.arange(2**n)
-    phi = []
-    for i in range(n):
-        without = codes[(codes >> i) & 1 == 0]
-        marginal = values[without | (1 << i)] - values[without]
-        phi.append(jnp.sum(jnp.asarray(weights[sizes[without]], values.dtype) * marginal))
-    return jnp.stack(phi)
+    # Row i lists the coalitions without player i; all players' marginals in one gather.
+    without = np.stack([codes[(codes >> i) & 1 == 0] for i in range(n)])  # (n, 2^(n-1))
+    with_i = without | (1 << np.arange(n))[:, None]
+    marginal = values[with_i] - values[without]
+    return jnp.sum(jnp.asarray(weights[sizes[without]], values.dtype) * marginal, axis=1)
 
 
 def monte_carlo_shapley(value_fn, num_players: int, *, key, num_permutations: int = 1000):
