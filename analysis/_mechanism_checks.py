@@ -21,14 +21,20 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 __all__ = ["trader_utilities", "ic_regret", "ir_violation", "budget_surplus", "efficiency"]
 
 
 def trader_utilities(clearing, values, costs):
-    """Quasi-linear utilities ``(buyers, sellers)`` of a clearing under true values and costs."""
-    buyers = jnp.where(clearing.buyer_trades, values - clearing.buyer_payments, 0.0)
-    sellers = jnp.where(clearing.seller_trades, clearing.seller_receipts - costs, 0.0)
+    """Quasi-linear utilities ``(buyers, sellers)`` of a clearing under true values and costs.
+
+    Trades may be booleans or probabilities (a randomized or smooth rule, with
+    payments in expectation): ``u_buyer = trade * value - payment``,
+    ``u_seller = receipt - trade * cost``.
+    """
+    buyers = clearing.buyer_trades * values - clearing.buyer_payments
+    sellers = clearing.seller_receipts - clearing.seller_trades * costs
     return buyers, sellers
 
 
@@ -47,7 +53,8 @@ def _masks(values, costs, buyer_mask, seller_mask):
     return values, costs, buyer_mask, seller_mask
 
 
-def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, num_grid: int = 64):
+def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, num_grid: int = 64,
+              gradient_steps: int = 0, restarts: int = 4, learning_rate: float = 1e-2):
     """Largest gain any single trader gets from a unilateral misreport, with everyone else truthful.
 
     The search covers a dense grid of ``num_grid`` reports spanning the
@@ -62,17 +69,29 @@ def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, nu
       mechanism: ``(bids, asks, *, buyer_mask, seller_mask) -> Clearing``.
       values, costs: one market's true buyer values ``(B,)`` and seller costs ``(S,)``.
       num_grid: dense grid points.
+      gradient_steps: Adam steps of gradient ascent on each trader's utility
+        in its own report, from the ``restarts`` best candidates (for smooth
+        rules; a grid alone underestimates their regret, and gradient ascent
+        alone gets stuck at local optima, so both are used).
+      learning_rate: Adam's step, relative to the width of the report range.
 
     Returns:
       ``(buyer_regret, seller_regret)``: per-trader best gains, shapes ``(B,)``
       and ``(S,)`` (0 for padding slots). ``max`` of both is the market's regret.
     """
     values, costs, buyer_mask, seller_mask = _masks(values, costs, buyer_mask, seller_mask)
-    return _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, num_grid=num_grid)
+    for name, value in (("num_grid", num_grid), ("restarts", restarts)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if isinstance(gradient_steps, bool) or not isinstance(gradient_steps, int) or gradient_steps < 0:
+        raise ValueError(f"gradient_steps must be a nonnegative integer; got {gradient_steps!r}")
+    return _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, learning_rate, num_grid=num_grid,
+                      gradient_steps=gradient_steps, restarts=restarts)
 
 
-@functools.partial(jax.jit, static_argnames=("mechanism", "num_grid"))
-def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, *, num_grid):
+@functools.partial(jax.jit, static_argnames=("mechanism", "num_grid", "gradient_steps", "restarts"))
+def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, learning_rate, *, num_grid, gradient_steps,
+               restarts):
     reports = jnp.concatenate([values, costs])
     real = jnp.concatenate([buyer_mask, seller_mask])
     lo = jnp.min(jnp.where(real, reports, jnp.inf))
@@ -96,9 +115,29 @@ def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, *, num_grid):
         c = clear(values, costs.at[j].set(report))
         return trader_utilities(c, values, costs)[1][j] - truthful_sellers[j]
 
-    over_reports = lambda gain: jax.vmap(lambda i: jnp.max(jax.vmap(lambda r: gain(i, r))(candidates)))
-    buyer_regret = over_reports(buyer_gain)(jnp.arange(values.shape[0]))
-    seller_regret = over_reports(seller_gain)(jnp.arange(costs.shape[0]))
+    optimizer = optax.adam(learning_rate * width)
+
+    def best_gain(gain, i):
+        gains = jax.vmap(lambda r: gain(i, r))(candidates)
+        if gradient_steps == 0:
+            return jnp.max(gains)
+        _, top = jax.lax.top_k(gains, min(restarts, candidates.shape[0]))
+
+        def ascend(report):
+            def step(carry, _):
+                report, state, best = carry
+                value, grad = jax.value_and_grad(lambda r: gain(i, r))(report)
+                updates, state = optimizer.update(-grad, state)  # ascent
+                return (report + updates, state, jnp.maximum(best, value)), None
+
+            (report, _, best), _ = jax.lax.scan(step, (report, optimizer.init(report), -jnp.inf), None,
+                                                length=gradient_steps)
+            return jnp.maximum(best, gain(i, report))
+
+        return jnp.maximum(jnp.max(gains), jnp.max(jax.vmap(ascend)(candidates[top])))
+
+    buyer_regret = jax.vmap(lambda i: best_gain(buyer_gain, i))(jnp.arange(values.shape[0]))
+    seller_regret = jax.vmap(lambda i: best_gain(seller_gain, i))(jnp.arange(costs.shape[0]))
     return (jnp.where(buyer_mask, jnp.maximum(buyer_regret, 0.0), 0.0),
             jnp.where(seller_mask, jnp.maximum(seller_regret, 0.0), 0.0))
 
