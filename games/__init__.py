@@ -1,4 +1,4 @@
-"""Games: finite normal-form games now; energy-market games built from grid topologies next.
+"""Games: finite normal-form games and grid topologies (DC power flow); energy-market games next.
 
 Public names are re-exported here; the code lives in private modules.
 """
@@ -14,6 +14,7 @@ from ._normal_form import (
     zero_sum,
 )
 from ._random import GAME_FAMILIES, random_game
+from ._topology import ROLES, Grid, grid_2d, grid_from_networkx, ieee14, ieee30, random_geometric
 
 __all__ = [
     "NormalFormGame",
@@ -28,4 +29,11 @@ __all__ = [
     "expected_payoffs",
     "regrets",
     "validate_game",
+    "ROLES",
+    "Grid",
+    "grid_from_networkx",
+    "grid_2d",
+    "random_geometric",
+    "ieee14",
+    "ieee30",
 ]
