@@ -1,8 +1,10 @@
-"""Games: finite normal-form games and grid topologies (DC power flow); energy-market games next.
+"""Games: finite normal-form games, grid topologies (DC power flow) and the
+demand-response energy game.
 
 Public names are re-exported here; the code lives in private modules.
 """
 
+from ._demand_response import DemandResponseGame, capped_simplex, datacenter_user, demand_response_game
 from ._nfg import parse_nfg, read_nfg, write_nfg
 from ._normal_form import (
     NormalFormGame,
@@ -36,4 +38,8 @@ __all__ = [
     "random_geometric",
     "ieee14",
     "ieee30",
+    "DemandResponseGame",
+    "demand_response_game",
+    "datacenter_user",
+    "capped_simplex",
 ]

@@ -42,6 +42,8 @@ __all__ = [
     "quadratic_cost",
     "daily_proportional_bills",
     "hourly_proportional_bills",
+    "daily_proportional_bill",
+    "hourly_proportional_bill",
     "MonotonePrice",
     "monotone_price",
     "dc_opf_lmp",
@@ -110,24 +112,40 @@ def _cost_coefficients(loads, a, b):
     return a, b
 
 
-def daily_proportional_bills(loads, *, a, b):
+def daily_proportional_bill(own, total, *, a, b, renewables=0.0):
+    """One user's daily proportional bill from its schedule ``own`` and the total load ``total`` (both ``(..., T)``).
+
+    ``(sum_t own_t / sum_t total_t) sum_t C_t(total_t - renewables_t)``: the
+    day's cost of the net load, shared by daily energy. Unvalidated and
+    differentiable: the building block of games (an aggregative form, O(T)).
+
+    Reference: Mohsenian-Rad et al. (2010), eq. (14).
+    """
+    cost = jnp.sum(quadratic_cost(total - renewables, a, b), axis=-1)
+    day = jnp.sum(total, axis=-1)
+    return jnp.where(day > 0, jnp.sum(own, axis=-1) / jnp.where(day > 0, day, 1.0), 0.0) * cost
+
+
+def hourly_proportional_bill(own, total, *, a, b, renewables=0.0):
+    """One user's hourly proportional bill: ``sum_t (own_t / total_t) C_t(total_t - renewables_t)``."""
+    share = jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 0.0)
+    return jnp.sum(share * quadratic_cost(total - renewables, a, b), axis=-1)
+
+
+def daily_proportional_bills(loads, *, a, b, renewables=0.0):
     """Each user pays the day's total cost in proportion to its daily energy (Mohsenian-Rad et al. 2010)."""
     loads = _loads(loads)
     a, b = _cost_coefficients(loads, a, b)
-    total = jnp.sum(loads, axis=-2)  # L_t
-    cost = jnp.sum(quadratic_cost(total, a, b), axis=-1)
-    energy = jnp.sum(loads, axis=-1)
-    day = jnp.sum(energy, axis=-1, keepdims=True)
-    return jnp.where(day > 0, energy / jnp.where(day > 0, day, 1.0), 0.0) * cost[..., None]
+    renewables = _per_slot(renewables, loads, "renewables")
+    return daily_proportional_bill(loads, jnp.sum(loads, axis=-2, keepdims=True), a=a, b=b, renewables=renewables)
 
 
-def hourly_proportional_bills(loads, *, a, b):
+def hourly_proportional_bills(loads, *, a, b, renewables=0.0):
     """Each user pays each slot's cost in proportion to its load in that slot."""
     loads = _loads(loads)
     a, b = _cost_coefficients(loads, a, b)
-    total = jnp.sum(loads, axis=-2, keepdims=True)
-    share = jnp.where(total > 0, loads / jnp.where(total > 0, total, 1.0), 0.0)
-    return jnp.sum(share * quadratic_cost(total, a, b), axis=-1)
+    renewables = _per_slot(renewables, loads, "renewables")
+    return hourly_proportional_bill(loads, jnp.sum(loads, axis=-2, keepdims=True), a=a, b=b, renewables=renewables)
 
 
 @dataclasses.dataclass(frozen=True)

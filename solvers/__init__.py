@@ -3,6 +3,8 @@
 Finite games: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two
 players); ``regret_matching``, ``hedge``, ``fictitious_play``,
 ``replicator_dynamics``, ``logit_qre``, ``qre_homotopy`` (any number of players).
+Continuous games: ``solve_vi`` (projected gradient, extragradient, optimistic
+gradient, best-response sweeps) on the natural-map residual.
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
@@ -12,6 +14,7 @@ from ._lemke_howson import lemke_howson
 from ._qre import QuantalResponseEquilibrium, logit_qre, qre_homotopy
 from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
 from ._support_enumeration import support_enumeration
+from ._variational import VI_METHODS, VariationalEquilibrium, natural_map_residual, solve_vi
 from ._zero_sum import MinimaxSolution, zero_sum_lp
 
 __all__ = [
@@ -30,4 +33,8 @@ __all__ = [
     "replicator_dynamics",
     "logit_qre",
     "qre_homotopy",
+    "solve_vi",
+    "VariationalEquilibrium",
+    "VI_METHODS",
+    "natural_map_residual",
 ]
