@@ -136,6 +136,16 @@ class DemandResponseGame:
             return 2.0 * jnp.max(self.a) * self.num_users
         return jnp.max(self.a) * (self.num_users + 1.0) * 4.0
 
+    @property
+    def unique_equilibrium(self) -> bool:
+        """Whether the equilibrium is unique (so implicit derivatives of it exist).
+
+        Hourly billing gives a strongly monotone game: unique. Under daily billing only the aggregate
+        load is unique; the schedules form a continuum, the fixed-point Jacobian is singular, and
+        :func:`~solvers.solve_vi` returns NaN gradients rather than those of an arbitrary selection.
+        """
+        return self.billing == "hourly"
+
     def project(self, x):
         """Euclidean projection onto the strategy sets (per user: box and daily energy)."""
         return capped_simplex(x, jnp.ones_like(x), self.lower, self.upper, self.energy)

@@ -189,3 +189,37 @@ def test_bad_input():
         datacenter_user(np.zeros(4), 1.0, start=3, deadline=2, max_power=1.0)
     with pytest.raises(ValueError, match="does not fit"):
         datacenter_user(np.zeros(4), 10.0, start=0, deadline=2, max_power=1.0)
+
+
+@pytest.mark.parametrize("parameter", ["a", "b", "energy", "upper"])
+def test_implicit_gradients_equal_central_finite_differences(parameter):
+    """Hourly billing (a unique equilibrium): d/d theta of a smooth function of the equilibrium."""
+    game = instance(2, billing="hourly")
+    base = getattr(game, parameter)
+
+    def objective(value):
+        x = solve_vi(dataclasses.replace(game, **{parameter: value}), method="extragradient", tol=1e-13).strategies
+        return jnp.sum(jnp.sum(x, 0) ** 3) + jnp.sum(x[0] ** 2) + jnp.dot(x[1], jnp.arange(T))
+
+    gradient = np.asarray(jax.grad(objective)(base))
+    h = 1e-5
+    flat = np.asarray(base).ravel()
+    rng = np.random.default_rng(0)
+    picks = rng.choice(flat.size, size=min(4, flat.size), replace=False)
+    if parameter == "upper":  # perturb only bounds that bind (others have zero derivative anyway)
+        x = np.asarray(solve_vi(game, tol=1e-13).strategies).ravel()
+        binding = np.flatnonzero(np.isclose(x, flat) & (flat > 0))
+        picks = binding[:4] if binding.size else picks
+    for k in picks:
+        up, down = flat.copy(), flat.copy()
+        up[k] += h
+        down[k] -= h
+        fd = (float(objective(jnp.asarray(up.reshape(base.shape)))) -
+              float(objective(jnp.asarray(down.reshape(base.shape))))) / (2 * h)
+        assert gradient.ravel()[k] == pytest.approx(fd, rel=1e-5, abs=1e-6)
+
+
+def test_gradient_through_a_nonunique_equilibrium_is_nan_not_a_guess():
+    game = instance(2, billing="daily")
+    g = jax.grad(lambda a: jnp.sum(solve_vi(dataclasses.replace(game, a=a)).strategies ** 2))(game.a)
+    assert np.all(np.isnan(np.asarray(g)))
