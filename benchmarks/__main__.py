@@ -18,9 +18,9 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from benchmarks import bench_finite, bench_mechanisms  # noqa: E402
+from benchmarks import bench_energy, bench_finite, bench_mechanisms  # noqa: E402
 
-SUITES = {"finite": bench_finite, "mechanisms": bench_mechanisms}
+SUITES = {"finite": bench_finite, "mechanisms": bench_mechanisms, "energy": bench_energy}
 RESULTS_DIR = os.path.join(os.path.dirname(__file__), "results")
 
 
@@ -41,7 +41,7 @@ def machine() -> str:
 def versions() -> str:
     import importlib.metadata as md
 
-    names = ["jax", "jaxlib", "numpy", "quantecon", "numba", "nashpy", "pygambit"]
+    names = ["jax", "jaxlib", "numpy", "quantecon", "numba", "nashpy", "pygambit", "nashopt"]
     out = []
     for name in names:
         try:

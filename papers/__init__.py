@@ -26,6 +26,6 @@ def register(name: str):
 
 def load_all() -> dict[str, Callable]:
     """Import every figure module (which registers its figures) and return the registry."""
-    from . import finite_games  # noqa: F401
+    from . import demand_response, finite_games  # noqa: F401
 
     return FIGURES

@@ -121,10 +121,8 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         step_size = (0.5 if method == "optimistic" else 1.0) / game.lipschitz_bound()
     elif not isinstance(step_size, jax.core.Tracer) and not float(step_size) > 0:
         raise ValueError(f"step_size must be positive; got {step_size!r}")
-    if x0 is None:
-        x0 = game.initial_point()
-    result = _solve_vi(game, jnp.asarray(x0), jnp.asarray(step_size), jnp.asarray(tol), method=method,
-                       max_steps=max_steps)
+    result = _solve_vi(game, None if x0 is None else jnp.asarray(x0), jnp.asarray(step_size), jnp.asarray(tol),
+                       method=method, max_steps=max_steps)
     if implicit:
         result = dataclasses.replace(result, strategies=_implicit_fixed_point(game, result.strategies, step_size))
     return maybe_throw(result, throw, f"solve_vi[{method}]")
@@ -181,7 +179,7 @@ _fixed_point.defvjp(_fixed_point_fwd, _fixed_point_bwd)
 def _solve_vi(game, x0, step_size, tol, *, method, max_steps):
     F = _operator(game)
     P = game.project
-    x0 = P(x0)
+    x0 = game.initial_point() if x0 is None else P(x0)  # inside jit: no eager op-by-op dispatch
 
     def step(state):
         x, previous_F = state

@@ -1,0 +1,136 @@
+"""Energy games: the demand-response game (Mohsenian-Rad et al. 2010), N users x 24 slots."""
+
+from __future__ import annotations
+
+import signal
+import statistics
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from games import demand_response_game
+from mechanisms import daily_proportional_bill
+from solvers import natural_map_residual, solve_vi
+
+T = 24
+
+
+def instance(N, seed=0):
+    """Users with random windows (6-17 slots), energy 30-70% of their room; a day-night cost curve."""
+    rng = np.random.default_rng(seed)
+    start, length = rng.integers(0, 12, N), rng.integers(6, 18, N)
+    t = np.arange(T)
+    window = (t[None] >= start[:, None]) & (t[None] < np.minimum(start + length, T)[:, None])
+    upper = np.where(window, rng.uniform(0.5, 2.0, (N, T)), 0.0)
+    energy = upper.sum(1) * rng.uniform(0.3, 0.7, N)
+    a = (0.3 + 0.2 * np.sin(np.linspace(0, 2 * np.pi, T))) / N
+    return demand_response_game(np.zeros((N, T)), upper, energy, a=a, b=np.full(T, 0.1))
+
+
+def _ours(game, method="best_response", repeats=3):
+    solve = lambda: jax.block_until_ready(solve_vi(game, method=method, tol=1e-8, implicit=False))
+    start = time.perf_counter()
+    solve()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        eq = solve()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), first, eq
+
+
+def _nashopt(game, budget_s=300):
+    """nashopt's GNEP on the same instance: each agent minimizes its daily bill; its energy balance is a
+    linear equality (shared form, variational), its bounds a box."""
+    from nashopt import GNEP
+
+    N = game.num_users
+    lo, hi = np.asarray(game.lower).ravel(), np.asarray(game.upper).ravel()
+    a, b, E = game.a, game.b, np.asarray(game.energy)
+
+    def bill(i):
+        def f(x):
+            X = x.reshape(N, T)
+            return daily_proportional_bill(X[i], X.sum(0), a=a, b=b)
+        return f
+
+    Aeq = np.kron(np.eye(N), np.ones((1, T)))
+    problem = GNEP([T] * N, [bill(i) for i in range(N)], lb=lo, ub=hi, Aeq=Aeq, beq=E, variational=True)
+
+    def alarm(signum, frame):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(budget_s)
+    try:
+        start = time.perf_counter()
+        out = problem.solve(x0=np.asarray(game.initial_point()).ravel(), verbose=0)
+        seconds = time.perf_counter() - start
+    except TimeoutError:
+        return None, None, f"over the {budget_s} s budget"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    x = out[0] if isinstance(out, tuple) else getattr(out, "x", out)
+    return seconds, np.asarray(x).reshape(N, T), ""
+
+
+def scaling_section(quick):
+    sizes = (10, 100, 1000, 10_000) if quick else (10, 100, 1000, 10_000, 100_000)
+    rows = []
+    for N in sizes:
+        game = instance(N)
+        seconds, first, eq = _ours(game)
+        rows.append(f"| {N:,} | {seconds:.3f} s | {seconds / N * 1e6:,.1f} us | {float(eq.residual):.1e} | "
+                    f"{int(eq.iterations)} | {first:.2f} s |")
+        if N >= 100_000:
+            break
+    return [
+        f"## Demand response: N users x {T} slots, daily proportional billing",
+        "",
+        "`solve_vi(game, method=\"best_response\", tol=1e-8)` (Gauss-Seidel water-filling sweeps, O(N T) each).",
+        "",
+        "| users N | time | per user | natural-map residual | sweeps | first call (compile) |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def nashopt_section(quick):
+    rows = []
+    for N in (5,) if quick else (5, 20):
+        game = instance(N, seed=1)
+        ours, _, eq = _ours(game)
+        try:
+            theirs, x, note = _nashopt(game)
+        except Exception as err:  # reported, not fatal
+            warnings.warn(f"nashopt failed: {err!r}")
+            theirs, x, note = None, None, f"failed: {type(err).__name__}"
+        if theirs is None:
+            rows.append(f"| {N} | {ours * 1e3:.1f} ms | {note} | | |")
+            continue
+        gap = float(np.max(np.abs(x.sum(0) - np.asarray(game.total_load(eq.strategies)))))
+        their_residual = float(natural_map_residual(game, jnp.asarray(x)))
+        cost_gap = float(game.social_cost(jnp.asarray(x)) - game.social_cost(eq.strategies))
+        rows.append(f"| {N} | {ours * 1e3:.1f} ms | {theirs:.2f} s | {theirs / ours:,.0f}x | {gap:.1e} | "
+                    f"{their_residual:.1e} | {cost_gap:+.1e} |")
+    return [
+        "## Demand response against nashopt's `GNEP` (same instances)",
+        "",
+        "| users N | nashgrid best response | nashopt `GNEP.solve` | speed-up | max aggregate-load difference | "
+        "nashopt's natural-map residual | nashopt's social cost minus ours |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "nashgrid's equilibria are certified by their natural-map residual (<= 1e-8) and, in the tests, equal the "
+        "social optimum computed independently with scipy. A positive residual and a higher social cost in "
+        "nashopt's columns mean its answer is not an equilibrium of the game.",
+    ]
+
+
+def run(quick=False):
+    return [scaling_section(quick), nashopt_section(quick)]
