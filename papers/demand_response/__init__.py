@@ -64,8 +64,9 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
                  cost_equilibrium=float(game.social_cost(eq.strategies)),
                  residual=float(eq.residual), users=game.num_users)
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.step(np.arange(T), before, where="post", label=f"no response (PAR {stats['par_no_response']:.2f})")
-    ax.step(np.arange(T), after, where="post", label=f"daily billing equilibrium (PAR {stats['par_equilibrium']:.2f})")
+    edges = np.arange(T + 1)
+    ax.stairs(before, edges, label=f"no response (PAR {stats['par_no_response']:.2f})")
+    ax.stairs(after, edges, label=f"daily billing equilibrium (PAR {stats['par_equilibrium']:.2f})")
     ax.set_xlabel("hour")
     ax.set_ylabel("aggregate load")
     ax.set_title(f"{game.num_users} users incl. 3 data centers: cost "
