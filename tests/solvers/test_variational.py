@@ -223,3 +223,10 @@ def test_gradient_through_a_nonunique_equilibrium_is_nan_not_a_guess():
     game = instance(2, billing="daily")
     g = jax.grad(lambda a: jnp.sum(solve_vi(dataclasses.replace(game, a=a)).strategies ** 2))(game.a)
     assert np.all(np.isnan(np.asarray(g)))
+
+
+def test_float32_uses_a_reachable_default_tolerance():
+    game = jax.tree_util.tree_map(lambda v: v.astype(jnp.float32), instance(4))
+    eq = solve_vi(game, method="best_response")
+    assert eq.strategies.dtype == jnp.float32
+    assert int(eq.status) == Status.CONVERGED and float(eq.residual) <= 1e-4
