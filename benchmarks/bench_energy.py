@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import statistics
 import time
 import warnings
 
@@ -11,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._timing import median_time
 from games import demand_response_game
 from mechanisms import daily_proportional_bill
 from solvers import natural_map_residual, solve_vi
@@ -35,12 +35,7 @@ def _ours(game, method="best_response", repeats=3):
     start = time.perf_counter()
     solve()
     first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        eq = solve()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), first, eq
+    return median_time(solve, repeats), first, solve()
 
 
 def _nashopt(game, budget_s=300):

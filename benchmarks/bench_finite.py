@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import statistics
 import time
 import warnings
 
@@ -13,17 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._timing import median_time
 from games import random_game
 from solvers import Status, lemke_howson, support_enumeration
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 class _OutOfTime(Exception):
@@ -40,7 +31,7 @@ def _peer(name, fn, count, repeats=3, budget_s=120):
     signal.alarm(budget_s)
     try:
         fn(1)  # warm-up (numba compilation)
-        return _median_time(lambda: fn(count), repeats) / count
+        return median_time(lambda: fn(count), repeats) / count
     except _OutOfTime:
         return f"over the {budget_s} s budget for {count} games"
     except Exception as err:  # a peer missing or failing is reported, not fatal
@@ -70,7 +61,7 @@ def lemke_howson_section(quick):
         nonlocal result
         result = jax.block_until_ready(lemke_howson(games))
 
-    ours_total = _median_time(ours, 5)
+    ours_total = median_time(ours, 5)
     per_game = ours_total / B
     ok = np.mean((np.asarray(result.nash_conv) <= 1e-9) & (np.asarray(result.status) == Status.CONVERGED))
 
@@ -129,7 +120,7 @@ def support_enumeration_section(quick):
         nonlocal result
         result = jax.block_until_ready(support_enumeration(games))
 
-    per_game = _median_time(ours, 3) / B
+    per_game = median_time(ours, 3) / B
     counts = np.asarray(result.count)
 
     import quantecon.game_theory as gt

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._timing import median_time
 from mechanisms import (
     k_double_auction,
     mcafee_double_auction,
@@ -17,15 +16,6 @@ from mechanisms import (
     shapley_values,
     vcg_double_auction,
 )
-
-
-def _median(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def double_auction_section(quick):
@@ -42,7 +32,7 @@ def double_auction_section(quick):
     rows = []
     for name, rule in rules.items():
         jax.block_until_ready(rule(bids, asks))
-        seconds = _median(lambda: jax.block_until_ready(rule(bids, asks)))
+        seconds = median_time(lambda: jax.block_until_ready(rule(bids, asks)))
         rows.append(f"| {name} | {seconds:.3f} s | {seconds / markets * 1e6:,.1f} us | "
                     f"{markets * 2 * side / seconds / 1e6:,.1f} M traders/s |")
     return [
@@ -64,7 +54,7 @@ def shapley_section(quick):
         weights = jnp.asarray(np.random.default_rng(n).random(n))
         value = lambda S, w=weights: jnp.sqrt(jnp.sum(jnp.where(S, w, 0.0), axis=-1))  # concave model value
         jax.block_until_ready(shapley_values(value, n))
-        seconds = _median(lambda: jax.block_until_ready(shapley_values(value, n)))
+        seconds = median_time(lambda: jax.block_until_ready(shapley_values(value, n)))
         rows.append(f"| {n} | {2**n:,} | {seconds * 1e3:,.2f} ms |")
     return [
         "## Exact Shapley values (all 2^n coalitions, one vectorized evaluation)",

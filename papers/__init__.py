@@ -24,6 +24,22 @@ def register(name: str):
     return wrap
 
 
+def save_figure(fig, data: dict, out_dir: str, name: str) -> list[str]:
+    """Write ``fig`` as ``name.png`` and ``data`` as ``name.json`` in ``out_dir``; close the figure."""
+    import json
+    import os
+
+    import matplotlib.pyplot as plt
+
+    png = os.path.join(out_dir, f"{name}.png")
+    fig.savefig(png, dpi=130)
+    plt.close(fig)
+    path = os.path.join(out_dir, f"{name}.json")
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+    return [png, path]
+
+
 def load_all() -> dict[str, Callable]:
     """Import every figure module (which registers its figures) and return the registry."""
     from . import demand_response, finite_games  # noqa: F401

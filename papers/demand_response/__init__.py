@@ -8,16 +8,13 @@ proportional billing, which is the cost-minimizing schedule.
 
 from __future__ import annotations
 
-import json
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from games import datacenter_user, demand_response_game
 from solvers import Status, solve_vi
 
-from .. import register
+from .. import register, save_figure
 
 T = 24
 
@@ -73,10 +70,4 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
                  f"{stats['cost_no_response']:.0f} -> {stats['cost_equilibrium']:.0f}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    png = os.path.join(out_dir, "demand_response_load.png")
-    fig.savefig(png, dpi=130)
-    plt.close(fig)
-    data = os.path.join(out_dir, "demand_response_load.json")
-    with open(data, "w") as f:
-        json.dump(stats, f, indent=2)
-    return [png, data]
+    return save_figure(fig, stats, out_dir, "demand_response_load")

@@ -12,9 +12,6 @@ on covariant random games (GAMUT, Nudelman et al. 2004).
 
 from __future__ import annotations
 
-import json
-import os
-
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -23,7 +20,7 @@ import numpy as np
 from games import random_game
 from solvers import Status, support_enumeration
 
-from .. import register
+from .. import register, save_figure
 
 CORRELATIONS = (-0.9, -0.5, 0.0, 0.5, 0.9)
 
@@ -69,11 +66,6 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     right.set_title("Equilibria grow with common interest")
     right.legend(fontsize=8)
     fig.tight_layout()
-    png = os.path.join(out_dir, "equilibrium_counts.png")
-    fig.savefig(png, dpi=130)
-    plt.close(fig)
-    data = os.path.join(out_dir, "equilibrium_counts.json")
-    with open(data, "w") as f:
-        json.dump(dict(size=size, num_games=num_games, seed_rule="int(1000 * (rho + 1))",
-                       stats={str(k): v for k, v in stats.items()}), f, indent=2)
-    return [png, data]
+    data = dict(size=size, num_games=num_games, seed_rule="int(1000 * (rho + 1))",
+                stats={str(k): v for k, v in stats.items()})
+    return save_figure(fig, data, out_dir, "equilibrium_counts")
