@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from games import NormalFormGame, regrets
 
-from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
+from ._common import check_game, check_positive_int, check_tol, payoff_scale
 from ._pivoting import lex_min_ratio, pivot
 from ._result import Equilibrium, Status, final_status, maybe_throw
 

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 from games import NormalFormGame, action_values, regrets
 
 from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
-from ._result import Equilibrium, Status, final_status, maybe_throw
+from ._result import Equilibrium, final_status, maybe_throw
 
 __all__ = ["logit_qre", "qre_homotopy", "QuantalResponseEquilibrium"]
 

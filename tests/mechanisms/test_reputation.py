@@ -1,6 +1,5 @@
 """Reputation rules: bounded, monotone, convergent, whitewashing-proof; EigenTrust against numpy."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
