@@ -4,6 +4,7 @@ demand-response energy game.
 Public names are re-exported here; the code lives in private modules.
 """
 
+from ._cournot import NetworkCournotGame, network_cournot_game
 from ._demand_response import DemandResponseGame, capped_simplex, datacenter_user, demand_response_game
 from ._nfg import parse_nfg, read_nfg, write_nfg
 from ._normal_form import (
@@ -42,4 +43,6 @@ __all__ = [
     "demand_response_game",
     "datacenter_user",
     "capped_simplex",
+    "NetworkCournotGame",
+    "network_cournot_game",
 ]

@@ -4,12 +4,14 @@ Finite games: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two
 players); ``regret_matching``, ``hedge``, ``fictitious_play``,
 ``replicator_dynamics``, ``logit_qre``, ``qre_homotopy`` (any number of players).
 Continuous games: ``solve_vi`` (projected gradient, extragradient, optimistic
-gradient, best-response sweeps) on the natural-map residual.
+gradient, best-response sweeps) on the natural-map residual; ``solve_gne`` for
+shared constraints (primal-dual extragradient; multipliers = congestion prices).
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
 
 from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
+from ._gne import GeneralizedEquilibrium, solve_gne
 from ._lemke_howson import lemke_howson
 from ._qre import QuantalResponseEquilibrium, logit_qre, qre_homotopy
 from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
@@ -37,4 +39,6 @@ __all__ = [
     "VariationalEquilibrium",
     "VI_METHODS",
     "natural_map_residual",
+    "solve_gne",
+    "GeneralizedEquilibrium",
 ]

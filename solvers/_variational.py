@@ -84,7 +84,7 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     Args:
       game: a continuous game (see the module docstring), e.g. :class:`~games.DemandResponseGame`.
       method: one of :data:`VI_METHODS`.
-      step_size: the step ``g`` (default ``1 / L`` with ``L = game.lipschitz_bound()``, ``1 / (2 L)``
+      step_size: the step ``g`` (default ``0.9 / L`` with ``L = game.lipschitz_bound()``, ``0.45 / L``
         for the optimistic method); may be traced.
       tol: natural-map residual for ``CONVERGED`` (default 1e-8 in float64, 1e-4 in float32); may be traced.
       max_steps: the most iterations (static).
@@ -120,8 +120,8 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         tol = 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-4
     if not isinstance(tol, jax.core.Tracer) and not float(tol) > 0:
         raise ValueError(f"tol must be positive; got {tol!r}")
-    if step_size is None:  # optimistic gradient needs half the step (Popov 1980)
-        step_size = (0.5 if method == "optimistic" else 1.0) / game.lipschitz_bound()
+    if step_size is None:  # strictly inside 1/L (extragradient can stall at exactly 1/L); optimistic: half
+        step_size = (0.45 if method == "optimistic" else 0.9) / game.lipschitz_bound()
     elif not isinstance(step_size, jax.core.Tracer) and not float(step_size) > 0:
         raise ValueError(f"step_size must be positive; got {step_size!r}")
     result = _solve_vi(game, None if x0 is None else jnp.asarray(x0), jnp.asarray(step_size), jnp.asarray(tol),
