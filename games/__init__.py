@@ -5,6 +5,7 @@ Public names are re-exported here; the code lives in private modules.
 """
 
 from ._cournot import NetworkCournotGame, network_cournot_game
+from ._federated import FederatedContributionGame, federated_contribution_game
 from ._demand_response import DemandResponseGame, capped_simplex, datacenter_user, demand_response_game
 from ._nfg import parse_nfg, read_nfg, write_nfg
 from ._normal_form import (
@@ -45,4 +46,6 @@ __all__ = [
     "capped_simplex",
     "NetworkCournotGame",
     "network_cournot_game",
+    "FederatedContributionGame",
+    "federated_contribution_game",
 ]

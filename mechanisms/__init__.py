@@ -47,6 +47,7 @@ from ._reward_sharing import (
     MAX_EXACT_SHAPLEY_PLAYERS,
     clarke_pivot_rewards,
     monte_carlo_shapley,
+    proportional_reward,
     proportional_rewards,
     shapley_values,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "vcg_double_auction",
     "efficient_trades",
     "proportional_rewards",
+    "proportional_reward",
     "shapley_values",
     "monte_carlo_shapley",
     "clarke_pivot_rewards",

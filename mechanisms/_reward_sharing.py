@@ -34,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "proportional_rewards",
+    "proportional_reward",
     "shapley_values",
     "monte_carlo_shapley",
     "clarke_pivot_rewards",
@@ -61,6 +62,13 @@ def proportional_rewards(contributions, pool):
     n = contributions.shape[-1]
     share = jnp.where(total > 0, contributions / jnp.where(total > 0, total, 1.0), 1.0 / n)
     return jnp.asarray(pool)[..., None] * share if jnp.ndim(pool) else pool * share
+
+
+def proportional_reward(own, total, pool):
+    """One participant's proportional share ``pool * own / total`` from its own contribution and the total
+    (an aggregative, differentiable form for games; 0 when the total is 0)."""
+    positive = total > 0
+    return jnp.where(positive, pool * own / jnp.where(positive, total, 1.0), 0.0)
 
 
 def _check_players(num_players, limit=None):
