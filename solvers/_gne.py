@@ -25,27 +25,21 @@ import jax
 import jax.numpy as jnp
 
 from ._result import Status, maybe_throw
+from ._variational import VariationalEquilibrium
 
 __all__ = ["solve_gne", "GeneralizedEquilibrium"]
 
 
 @dataclasses.dataclass(frozen=True)
-class GeneralizedEquilibrium:
-    """A variational equilibrium: strategies, shared-constraint multipliers, natural-map residual."""
+class GeneralizedEquilibrium(VariationalEquilibrium):
+    """A variational equilibrium with the multipliers of the shared constraints (``residual`` is the
+    natural-map residual of the primal-dual VI)."""
 
-    strategies: jax.Array
     multipliers: jax.Array
-    residual: jax.Array
-    iterations: jax.Array
-    status: jax.Array
-
-    @property
-    def converged(self):
-        return self.status == Status.CONVERGED
 
 
 jax.tree_util.register_dataclass(
-    GeneralizedEquilibrium, data_fields=["strategies", "multipliers", "residual", "iterations", "status"],
+    GeneralizedEquilibrium, data_fields=["strategies", "residual", "iterations", "status", "multipliers"],
     meta_fields=[],
 )
 
