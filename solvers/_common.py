@@ -1,4 +1,4 @@
-"""Helpers shared by the finite-game solvers: validation, batching, tolerances."""
+"""Helpers shared by the solvers: validation, batching, tolerances."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import jax.numpy as jnp
 from games import NormalFormGame, validate_game
 
 
-def default_tol(dtype) -> float:
-    """Default NashConv tolerance, relative to the payoff range: 1e-9 in float64, 1e-4 in float32."""
-    return 1e-9 if jnp.finfo(dtype).bits >= 64 else 1e-4
+def default_tol(dtype, *, float64: float = 1e-9, float32: float = 1e-4) -> float:
+    """Default tolerance by dtype (NashConv relative to the payoff range: 1e-9 in float64, 1e-4 in float32)."""
+    return float64 if jnp.finfo(dtype).bits >= 64 else float32
 
 
 def payoff_scale(payoffs: jax.Array, num_players: int) -> jax.Array:
@@ -28,14 +28,16 @@ def check_game(game: NormalFormGame, *, num_players: int | None = None, min_play
 
 
 def check_positive_int(value, name: str) -> int:
+    """``value`` if it is a positive integer (not a bool), else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     return value
 
 
-def check_tol(tol, dtype) -> float:
+def check_tol(tol, dtype, *, float64: float = 1e-9, float32: float = 1e-4) -> float:
+    """``tol``, or the dtype's default when None; a given tolerance must be positive (tracers pass)."""
     if tol is None:
-        return default_tol(dtype)
+        return default_tol(dtype, float64=float64, float32=float32)
     if not isinstance(tol, jax.core.Tracer):
         t = float(tol)
         if not t > 0 or t != t:

@@ -24,6 +24,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ._common import check_positive_int, check_tol
 from ._result import Status, maybe_throw
 from ._variational import VariationalEquilibrium
 
@@ -60,11 +61,9 @@ def solve_gne(game, *, step_size=None, tol: float | None = None, max_steps: int 
     """
     if not hasattr(game, "shared_constraints"):
         raise ValueError(f"{type(game).__name__} has no shared constraints; use solve_vi")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
+    max_steps = check_positive_int(max_steps, "max_steps")
     A, upper = game.shared_constraints()
-    if tol is None:
-        tol = 1e-8 if jnp.finfo(A.dtype).bits >= 64 else 1e-4
+    tol = check_tol(tol, A.dtype, float64=1e-8)
     if step_size is None:
         step_size = 1.0 / (game.lipschitz_bound() + jnp.linalg.norm(A, 2))
     result = _solve_gne(game, jnp.asarray(step_size), jnp.asarray(tol), max_steps=max_steps)

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from games import NormalFormGame, regrets
 
 from ._common import check_game, check_positive_int, check_tol, payoff_scale
-from ._pivoting import lex_min_ratio, pivot
+from ._pivoting import lex_min_ratio, pivot, unit_range_plus_one
 from ._result import Equilibrium, Status, final_status, maybe_throw
 
 __all__ = ["lemke_howson"]
@@ -107,12 +107,6 @@ def _default_slots(batch: int) -> int:
     return int(min(batch, 128))
 
 
-def _to_unit_interval_plus_one(X):
-    """Positive affine map of X onto [1, 2] (constant X maps to 1)."""
-    lo, hi = jnp.min(X), jnp.max(X)
-    return (X - lo) / jnp.where(hi > lo, hi - lo, 1.0) + 1.0
-
-
 class _Path(NamedTuple):
     """Where one Lemke-Howson path stands: both tableaux, their bases, the entering label."""
 
@@ -129,8 +123,8 @@ class _Path(NamedTuple):
 
 def _start(payoffs, init_label) -> _Path:
     dtype = payoffs.dtype
-    A = _to_unit_interval_plus_one(payoffs[0])
-    B = _to_unit_interval_plus_one(payoffs[1])
+    A = unit_range_plus_one(payoffs[0])[0]
+    B = unit_range_plus_one(payoffs[1])[0]
     m, n = A.shape
     T0 = jnp.concatenate([B.T, jnp.eye(n, dtype=dtype), jnp.ones((n, 1), dtype)], axis=1)
     T1 = jnp.concatenate([jnp.eye(m, dtype=dtype), A, jnp.ones((m, 1), dtype)], axis=1)

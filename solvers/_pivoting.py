@@ -26,6 +26,14 @@ def tolerances(dtype) -> tuple[float, float]:
     return 1e-5, 1e-6
 
 
+def unit_range_plus_one(X: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Positive affine map of ``X`` onto ``[1, 2]`` (a constant maps to 1), for tableaux with a positive
+    payoff matrix. Returns ``(mapped, lo, spread)`` so that ``X = (mapped - 1) * spread + lo``."""
+    lo, hi = jnp.min(X), jnp.max(X)
+    spread = jnp.where(hi > lo, hi - lo, 1.0)
+    return (X - lo) / spread + 1.0, lo, spread
+
+
 def pivot(T: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | bool = True) -> jax.Array:
     """Gauss-Jordan pivot on ``T[row, col]``: column ``col`` becomes the ``row``-th unit vector.
 

@@ -35,6 +35,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ._common import check_positive_int, check_tol
 from ._result import Status, maybe_throw
 
 __all__ = ["solve_vi", "VariationalEquilibrium", "VI_METHODS", "natural_map_residual"]
@@ -113,13 +114,8 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         raise ValueError(f"{type(game).__name__} provides no best responses; choose a gradient method")
     if method == "best_response" and getattr(game, "billing", "daily") != "daily":
         raise ValueError("closed-form best responses exist for daily billing only; choose a gradient method")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
-    if tol is None:
-        dtype = jax.tree_util.tree_leaves(game)[0].dtype
-        tol = 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-4
-    if not isinstance(tol, jax.core.Tracer) and not float(tol) > 0:
-        raise ValueError(f"tol must be positive; got {tol!r}")
+    max_steps = check_positive_int(max_steps, "max_steps")
+    tol = check_tol(tol, jax.tree_util.tree_leaves(game)[0].dtype, float64=1e-8)
     if step_size is None:  # strictly inside 1/L (extragradient can stall at exactly 1/L); optimistic: half
         step_size = (0.45 if method == "optimistic" else 0.9) / game.lipschitz_bound()
     elif not isinstance(step_size, jax.core.Tracer) and not float(step_size) > 0:

@@ -30,7 +30,7 @@ import numpy as np
 from games import NormalFormGame, regrets
 
 from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
-from ._pivoting import lex_min_ratio, pivot, tolerances
+from ._pivoting import lex_min_ratio, pivot, tolerances, unit_range_plus_one
 from ._result import final_status, maybe_throw
 
 __all__ = ["zero_sum_lp", "MinimaxSolution"]
@@ -108,9 +108,7 @@ def _zero_sum_lp_single(payoffs, tol, *, max_steps):
     A = payoffs[0]
     dtype = A.dtype
     m, n = A.shape
-    lo, hi = jnp.min(A), jnp.max(A)
-    spread = jnp.where(hi > lo, hi - lo, 1.0)
-    A1 = (A - lo) / spread + 1.0
+    A1, lo, spread = unit_range_plus_one(A)
     rhs = n + m
     constraints = jnp.concatenate([A1, jnp.eye(m, dtype=dtype), jnp.ones((m, 1), dtype)], axis=1)
     objective = jnp.concatenate([-jnp.ones((1, n), dtype), jnp.zeros((1, m + 1), dtype)], axis=1)
