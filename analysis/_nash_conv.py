@@ -13,34 +13,17 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import games
-from games import NormalFormGame, validate_game
+from games import NormalFormGame, validate_game, validate_profile
 
 __all__ = ["nash_conv", "exploitability", "player_regrets"]
 
 
 def _check_profile(game: NormalFormGame, strategies) -> tuple[jax.Array, ...]:
     validate_game(game)
-    if not isinstance(strategies, (tuple, list)) or len(strategies) != game.num_players:
-        raise ValueError(
-            f"strategies must be a tuple of {game.num_players} mixed strategies, one per player; "
-            f"got {type(strategies).__name__} of length {len(strategies) if hasattr(strategies, '__len__') else '?'}"
-        )
-    out = []
-    for i, (s, m) in enumerate(zip(strategies, game.num_actions)):
-        s = jnp.asarray(s, dtype=game.payoffs.dtype)
-        if s.shape != game.batch_shape + (m,):
-            raise ValueError(f"strategies[{i}] must have shape {game.batch_shape + (m,)}; got {s.shape}")
-        if not isinstance(s, jax.core.Tracer):
-            a = np.asarray(s)
-            if not np.isfinite(a).all():
-                raise ValueError(f"strategies[{i}] contains NaN or infinity")
-            if (a < -1e-12).any() or not np.allclose(a.sum(-1), 1.0, atol=1e-6):
-                raise ValueError(f"strategies[{i}] must be a probability vector (>= 0, summing to 1)")
-        out.append(s)
-    return tuple(out)
+    # Solvers' profiles may carry rounding-level negatives; allow 1e-12.
+    return validate_profile(game, strategies, negative_tol=1e-12)
 
 
 def player_regrets(game: NormalFormGame, strategies) -> jax.Array:

@@ -15,6 +15,7 @@ from ._normal_form import (
     expected_payoffs,
     regrets,
     validate_game,
+    validate_profile,
     zero_sum,
 )
 from ._random import GAME_FAMILIES, random_game
@@ -33,6 +34,7 @@ __all__ = [
     "expected_payoffs",
     "regrets",
     "validate_game",
+    "validate_profile",
     "ROLES",
     "Grid",
     "grid_from_networkx",

@@ -33,6 +33,7 @@ __all__ = [
     "action_values",
     "expected_payoffs",
     "regrets",
+    "validate_profile",
 ]
 
 
@@ -148,6 +149,33 @@ def validate_game(game: NormalFormGame, *, num_players: int | None = None) -> No
         if not finite.all():
             bad = tuple(int(k) for k in np.argwhere(~finite)[0])
             raise ValueError(f"payoffs must be finite; found {np.asarray(payoffs)[bad]} at index {bad}")
+
+
+def validate_profile(game: NormalFormGame, strategies, *, name: str = "strategies",
+                     negative_tol: float = 0.0) -> tuple[jax.Array, ...]:
+    """Check a mixed profile for ``game`` outside jit and return it as arrays of the payoff dtype.
+
+    Raises ``ValueError`` unless ``strategies`` holds one strategy per player, each of shape
+    ``batch_shape + (m_i,)``, finite, no entry below ``-negative_tol``, summing to 1 (to 1e-6).
+    Tracers pass unchecked except for shapes.
+    """
+    if not isinstance(strategies, (tuple, list)) or len(strategies) != game.num_players:
+        length = len(strategies) if hasattr(strategies, "__len__") else "?"
+        raise ValueError(f"{name} must be a tuple of {game.num_players} mixed strategies, one per player; "
+                         f"got {type(strategies).__name__} of length {length}")
+    out = []
+    for i, (s, m) in enumerate(zip(strategies, game.num_actions)):
+        s = jnp.asarray(s, dtype=game.payoffs.dtype)
+        if s.shape != game.batch_shape + (m,):
+            raise ValueError(f"{name}[{i}] must have shape {game.batch_shape + (m,)}; got {s.shape}")
+        if not isinstance(s, jax.core.Tracer):
+            a = np.asarray(s)
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name}[{i}] contains NaN or infinity")
+            if (a < -negative_tol).any() or not np.allclose(a.sum(-1), 1.0, atol=1e-6):
+                raise ValueError(f"{name}[{i}] must be a probability vector (>= 0, summing to 1)")
+        out.append(s)
+    return tuple(out)
 
 
 def bimatrix(A, B) -> NormalFormGame:

@@ -22,7 +22,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from games import NormalFormGame, action_values, regrets
+from games import NormalFormGame, action_values, regrets, validate_profile
 
 from ._common import check_game, check_positive_int, check_tol, over_batch, payoff_scale
 from ._result import Equilibrium, final_status, maybe_throw
@@ -41,9 +41,8 @@ def _uniform(num_actions, dtype):
 
 def _run(payoffs, tol, *, num_players, max_steps, init, step, output):
     """Iterate ``state = step(game, state, t)`` until ``output(state)`` has NashConv <= tol."""
-    game, _ = _normalized_game(payoffs, num_players)
+    game, scale = _normalized_game(payoffs, num_players)
     original = NormalFormGame(payoffs, num_players=num_players)
-    scale = payoff_scale(payoffs, num_players)
     state0 = init(game)
 
     def gap(state):
@@ -72,17 +71,7 @@ def _prepare(game, init, max_steps, tol):
     if init is None:
         uniform = _uniform(game.num_actions, game.payoffs.dtype)
         return tuple(jnp.broadcast_to(u, game.batch_shape + u.shape) for u in uniform), max_steps, tol
-    init = tuple(jnp.asarray(s, game.payoffs.dtype) for s in init)
-    if len(init) != game.num_players:
-        raise ValueError(f"init needs {game.num_players} strategies, one per player; got {len(init)}")
-    for i, (s, m) in enumerate(zip(init, game.num_actions)):
-        if s.shape != game.batch_shape + (m,):
-            raise ValueError(f"init[{i}] must have shape {game.batch_shape + (m,)}; got {s.shape}")
-        if not isinstance(s, jax.core.Tracer):
-            if not bool(jnp.all(jnp.isfinite(s))) or bool(jnp.any(s < 0)) or not bool(
-                jnp.allclose(jnp.sum(s, -1), 1.0, atol=1e-6)
-            ):
-                raise ValueError(f"init[{i}] must be a probability vector (finite, >= 0, summing to 1)")
+    init = validate_profile(game, init, name="init")
     return init, max_steps, tol
 
 
