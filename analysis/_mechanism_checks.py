@@ -53,7 +53,7 @@ def _masks(values, costs, buyer_mask, seller_mask):
     return values, costs, buyer_mask, seller_mask
 
 
-def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, num_grid: int = 64,
+def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, quantities=None, num_grid: int = 64,
               gradient_steps: int = 0, restarts: int = 4, learning_rate: float = 1e-2):
     """Largest gain any single trader gets from a unilateral misreport, with everyone else truthful.
 
@@ -68,6 +68,9 @@ def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, nu
     Args:
       mechanism: ``(bids, asks, *, buyer_mask, seller_mask) -> Clearing``.
       values, costs: one market's true buyer values ``(B,)`` and seller costs ``(S,)``.
+      quantities: for multi-unit rules, ``(buy_quantities, sell_quantities)``, passed to the
+        mechanism as its third and fourth arguments and held at their true values (price
+        misreports only), e.g. ``ic_regret(huang_double_auction, v, c, quantities=(qb, qs))``.
       num_grid: dense grid points.
       gradient_steps: Adam steps of gradient ascent on each trader's utility
         in its own report, from the ``restarts`` best candidates (for smooth
@@ -85,12 +88,15 @@ def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, nu
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if isinstance(gradient_steps, bool) or not isinstance(gradient_steps, int) or gradient_steps < 0:
         raise ValueError(f"gradient_steps must be a nonnegative integer; got {gradient_steps!r}")
-    return _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, learning_rate, num_grid=num_grid,
+    quantities = () if quantities is None else tuple(jnp.asarray(q, values.dtype) for q in quantities)
+    if len(quantities) not in (0, 2):
+        raise ValueError("quantities must be a pair (buy_quantities, sell_quantities)")
+    return _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, quantities, learning_rate, num_grid=num_grid,
                       gradient_steps=gradient_steps, restarts=restarts)
 
 
 @functools.partial(jax.jit, static_argnames=("mechanism", "num_grid", "gradient_steps", "restarts"))
-def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, learning_rate, *, num_grid, gradient_steps,
+def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, quantities, learning_rate, *, num_grid, gradient_steps,
                restarts):
     reports = jnp.concatenate([values, costs])
     real = jnp.concatenate([buyer_mask, seller_mask])
@@ -103,7 +109,7 @@ def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, learning_rate,
     candidates = jnp.concatenate([grid, jnp.where(jnp.concatenate([real, real]), critical, lo)])
 
     def clear(bids, asks):
-        return mechanism(bids, asks, buyer_mask=buyer_mask, seller_mask=seller_mask)
+        return mechanism(bids, asks, *quantities, buyer_mask=buyer_mask, seller_mask=seller_mask)
 
     truthful_buyers, truthful_sellers = trader_utilities(clear(values, costs), values, costs)
 
@@ -154,8 +160,12 @@ def budget_surplus(clearing):
 
 
 def efficiency(clearing, values, costs, optimal_gains):
-    """Realized gains from trade divided by the optimum (1 where the optimum is 0)."""
-    realized = jnp.sum(jnp.where(clearing.buyer_trades, values, 0.0), axis=-1) - jnp.sum(
-        jnp.where(clearing.seller_trades, costs, 0.0), axis=-1
+    """Realized gains from trade divided by the optimum (1 where the optimum is 0).
+
+    Gains are ``sum(trades * values) - sum(trades * costs)``: trades may be booleans, probabilities or
+    traded quantities (multi-unit rules). Padding slots never trade, whatever their values.
+    """
+    realized = jnp.sum(jnp.where(clearing.buyer_trades != 0, clearing.buyer_trades * values, 0.0), axis=-1) - jnp.sum(
+        jnp.where(clearing.seller_trades != 0, clearing.seller_trades * costs, 0.0), axis=-1
     )
     return jnp.where(optimal_gains > 0, realized / jnp.where(optimal_gains > 0, optimal_gains, 1.0), 1.0)

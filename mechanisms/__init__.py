@@ -1,8 +1,8 @@
 """Mechanisms: the rules of energy markets, as pure, jittable functions of reports and parameters.
 
 They know nothing of games or solvers. So far: single-unit double auctions
-(k-double, McAfee, SBBA, VCG) and reward sharing (proportional, exact and
-Monte Carlo Shapley, Clarke pivot), reputation (beta with forgetting, EWMA reliability,
+(k-double, McAfee, SBBA, VCG), a multi-unit double auction (Huang et al.),
+reward sharing (proportional, exact and Monte Carlo Shapley, Clarke pivot), reputation (beta with forgetting, EWMA reliability,
 EigenTrust, penalties, price tiers), pricing and billing (flat, time of use,
 real time, daily and hourly proportional billing, a learnable monotone price,
 DC-OPF locational marginal prices), staking and slashing, and a hash-chained
@@ -17,6 +17,7 @@ from ._double_auction import (
     sbba_double_auction,
     vcg_double_auction,
 )
+from ._multi_unit_auction import MultiUnitClearing, efficient_multi_unit_trades, huang_double_auction
 from ._ledger import GENESIS_HASH, LedgerReport, SettlementLedger
 from ._pricing import (
     DCOPFResult,
@@ -60,6 +61,9 @@ __all__ = [
     "sbba_double_auction",
     "vcg_double_auction",
     "efficient_trades",
+    "MultiUnitClearing",
+    "huang_double_auction",
+    "efficient_multi_unit_trades",
     "proportional_rewards",
     "proportional_reward",
     "shapley_values",
