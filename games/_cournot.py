@@ -70,6 +70,10 @@ class NetworkCournotGame:
     def project(self, q):
         return jnp.maximum(q, 0.0)
 
+    def lower_bounds(self):
+        """The strategy sets are ``{q >= 0}`` (for the complementarity form of :func:`~solvers.solve_gne`)."""
+        return jnp.zeros_like(self.cost_linear)
+
     def initial_point(self):
         return jnp.zeros_like(self.cost_linear)
 

@@ -11,7 +11,7 @@ a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
 
 from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
-from ._gne import GeneralizedEquilibrium, solve_gne
+from ._gne import GNE_METHODS, GeneralizedEquilibrium, solve_gne
 from ._lemke_howson import lemke_howson
 from ._qre import QuantalResponseEquilibrium, logit_qre, qre_homotopy
 from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
@@ -38,6 +38,7 @@ __all__ = [
     "solve_vi",
     "VariationalEquilibrium",
     "VI_METHODS",
+    "GNE_METHODS",
     "natural_map_residual",
     "solve_gne",
     "GeneralizedEquilibrium",
