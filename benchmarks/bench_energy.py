@@ -152,26 +152,30 @@ def cournot_section(quick):
                   network_cournot_game(grid, buses, cost_linear=rng.uniform(10, 30, 50), cost_quadratic=0.05,
                                        demand_intercept=100.0, demand_slope=0.2)))
     rows = []
+    budgets = {"extragradient": 50_000, "semismooth_newton": 2_000}
     for name, game in cases:
-        solve = lambda: jax.block_until_ready(solve_gne(game, max_steps=50_000))
-        start = time.perf_counter()
-        eq = solve()
-        first = time.perf_counter() - start
-        seconds = median_time(solve, 1)
-        binding = int(np.sum(np.asarray(eq.multipliers) > 1e-6))
-        rows.append(f"| {name} | {seconds:.3f} s | {float(eq.residual):.1e} | {int(eq.iterations)} | {binding} | "
-                    f"{first:.2f} s |")
+        for method, steps in budgets.items():
+            solve = lambda: jax.block_until_ready(solve_gne(game, method=method, max_steps=steps))
+            start = time.perf_counter()
+            eq = solve()
+            first = time.perf_counter() - start
+            seconds = median_time(solve, 1)
+            binding = int(np.sum(np.asarray(eq.multipliers) > 1e-6))
+            rows.append(f"| {name} | `{method}` | {seconds:.3f} s | {float(eq.residual):.1e} | {int(eq.iterations)} "
+                        f"(of {steps:,}) | {binding} | {first:.2f} s |")
     return [
         "## Networked Cournot with line limits (generalized Nash, `solve_gne`)",
         "",
-        "| case | time | residual | iterations | binding limits | first call (compile) |",
-        "|---|---|---|---|---|---|",
+        "| case | method | time | residual | iterations | multipliers > 1e-6 | first call (compile) |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
-        "Primal-dual extragradient with one step for primal and dual (`1 / (L + ||A||)`) converges slowly once "
-        "many line limits bind: the residuals above are what 50,000 iterations reach (status MAX_STEPS where "
-        "above 1e-8). A semismooth Newton method on the natural map (the next step of the energy-games "
-        "issue) or an augmented-Lagrangian splitting is what closes this.",
+        "Primal-dual extragradient (step `0.9 / (L + ||A||)`) converges slowly once many line limits bind: its "
+        "residuals are what 50,000 iterations reach (status MAX_STEPS where above 1e-8). `semismooth_newton` "
+        "solves the complementarity form by Fischer-Burmeister Newton steps inside proximal-point iterations "
+        "(iterations count Newton steps, each with a matrix-free conjugate-gradient solve); where its residual "
+        "is above 1e-8 it too reports MAX_STEPS at its budget. No peer library solves this problem class in "
+        "JAX; nashopt's GNEP solver is compared on the demand-response game above.",
     ]
 
 

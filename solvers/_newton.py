@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 BACKTRACKS = 12
+CG_FORCING = 0.1
 
 
 def semismooth_newton(F, P, x0, step_size, tol, *, max_steps, krylov_restart=50, krylov_restarts=20):
@@ -122,7 +123,7 @@ def complementarity_newton(G, lower, w0, tol, residual, *, max_steps, krylov_ite
         merit = 0.5 * jnp.dot(phi, phi)
         lam = 1e-6 * jnp.minimum(1.0, jnp.sqrt(2 * merit))
         normal = lambda d: vjp(jvp(d))[0] + lam * d
-        d, _ = jax.scipy.sparse.linalg.cg(normal, -gradient, tol=jnp.minimum(0.1, jnp.sqrt(2 * merit)), atol=0.0,
+        d, _ = jax.scipy.sparse.linalg.cg(normal, -gradient, tol=CG_FORCING * jnp.minimum(1.0, jnp.sqrt(2 * merit)), atol=0.0,
                                           maxiter=krylov_iterations)
         slope = jnp.dot(gradient, d)
         d = jnp.where(jnp.isfinite(slope) & (slope < 0), d, -gradient)  # steepest descent as a safeguard

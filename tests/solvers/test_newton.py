@@ -127,3 +127,35 @@ def test_implicit_gradients_of_generalized_equilibria_equal_finite_differences(f
               - float(objective(jnp.asarray(down).reshape(np.shape(value))))) / (2 * h)
         assert gradient[k] == pytest.approx(fd, rel=1e-5, abs=1e-6), (field, k)
     assert np.any(np.abs(gradient[np.isfinite(flat)]) > 1e-6)  # the check is not vacuous
+
+
+@pytest.mark.parametrize("method", ["projected_gradient", "extragradient", "optimistic", "semismooth_newton"])
+@pytest.mark.parametrize("name", ["federated", "cournot"])
+def test_every_gradient_method_reaches_1e_8_on_the_other_games(name, method):
+    if name == "federated":
+        game = federated_contribution_game(np.array([0.5, 1.0, 2.0, 4.0]), 50.0, value_scale=3.0)
+    else:
+        game = network_cournot_game(ieee14(), np.array([0, 1, 2]), cost_linear=[10.0, 14.0, 20.0],
+                                    cost_quadratic=0.1, demand_intercept=60.0, demand_slope=1.0)
+    eq = solve_vi(game, method=method)
+    assert int(eq.status) == Status.CONVERGED and float(eq.residual) <= 1e-8
+    reference = solve_vi(game, method="extragradient", tol=1e-12).strategies
+    np.testing.assert_allclose(eq.strategies, reference, atol=1e-6)
+    short = solve_vi(game, method=method, max_steps=1)
+    assert int(short.status) == Status.MAX_STEPS and float(short.residual) > 1e-8
+    with pytest.raises(ValueError, match="best responses"):
+        solve_vi(game, method="best_response")
+
+
+@pytest.mark.parametrize("method", GNE_METHODS)
+def test_solve_gne_vmaps_over_a_batch_of_demand_scenarios(method):
+    game = network_cournot_game(three_bus(8.0), np.array([0, 0, 1, 1]), cost_linear=[10.0, 12.0, 30.0, 28.0],
+                                cost_quadratic=[0.2, 0.1, 0.05, 0.3], demand_intercept=100.0, demand_slope=1.0,
+                                demand_shares=[0.0, 0.2, 0.8])
+    intercepts = jnp.array([40.0, 70.0, 100.0])
+    batched = jax.vmap(lambda a: solve_gne(dataclasses.replace(game, demand_intercept=a), method=method))(intercepts)
+    for i, a in enumerate(intercepts):
+        single = solve_gne(dataclasses.replace(game, demand_intercept=a), method=method)
+        np.testing.assert_allclose(batched.strategies[i], single.strategies, atol=1e-8)
+        np.testing.assert_allclose(batched.multipliers[i], single.multipliers, atol=1e-7)
+        assert int(batched.status[i]) == Status.CONVERGED
