@@ -112,6 +112,25 @@ def _cost_coefficients(loads, a, b):
     return a, b
 
 
+def marginal_cost_price(total, *, a, b, renewables=0.0):
+    """Real-time price at marginal cost, ``p_t = C_t'(L_t - r_t) = 2 a_t (L_t - r_t) + b_t`` (``(..., T)``).
+
+    Spot pricing at the marginal cost of supply (Schweppe, Caramanis, Tabors and Bohn 1988); a
+    real-time price linear in load (:func:`real_time_prices` with ``alpha = b - 2 a r``, ``beta = 2 a``),
+    unvalidated and differentiable: the building block of games (net loads may be negative here).
+
+    Reference: F. C. Schweppe, M. C. Caramanis, R. D. Tabors and R. E. Bohn (1988), *Spot Pricing of
+    Electricity*, Kluwer.
+    """
+    return 2.0 * a * (total - renewables) + b
+
+
+def arbitrage_bill(own, total, *, a, b, renewables=0.0):
+    """What a storage unit pays for its net charging ``own`` at the marginal-cost price: ``sum_t p_t own_t``
+    (negative: revenue from discharging at high prices). Unvalidated and differentiable."""
+    return jnp.sum(marginal_cost_price(total, a=a, b=b, renewables=renewables) * own, axis=-1)
+
+
 def daily_proportional_bill(own, total, *, a, b, renewables=0.0):
     """One user's daily proportional bill from its schedule ``own`` and the total load ``total`` (both ``(..., T)``).
 

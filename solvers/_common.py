@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from games import NormalFormGame, validate_game
 
@@ -50,3 +51,21 @@ def over_batch(fn, batch_ndim: int):
     for _ in range(batch_ndim):
         fn = jax.vmap(fn)
     return fn
+
+
+def constraint_norm(game):
+    """``||A||_2`` of the game's shared constraints (or the game's bound on it), 0 without rows."""
+    if hasattr(game, "constraint_norm_bound"):
+        return game.constraint_norm_bound()
+    A, _ = game.shared_constraints()
+    return jnp.linalg.norm(A, 2) if A.size else jnp.zeros((), A.dtype)
+
+
+def has_binding_constraints(game) -> bool:
+    """Whether the game has shared constraints with a finite limit (checked eagerly; False when traced)."""
+    if not hasattr(game, "shared_constraints"):
+        return False
+    upper = game.constraint_upper() if hasattr(game, "constraint_upper") else game.shared_constraints()[1]
+    if isinstance(upper, jax.core.Tracer):
+        return False
+    return bool(np.isfinite(np.asarray(upper)).any())

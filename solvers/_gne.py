@@ -24,7 +24,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._common import check_positive_int, check_tol
+from ._common import check_positive_int, check_tol, constraint_norm
 from ._implicit import implicit_fixed_point
 from ._newton import proximal_complementarity_newton
 from ._result import Status, maybe_throw
@@ -56,7 +56,11 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
 
     The game provides ``pseudo_gradient``, ``project``, ``initial_point``, ``lipschitz_bound`` and
     ``shared_constraints() -> (A, upper)`` with ``A`` acting on the (flattened) strategies; rows with
-    an infinite ``upper`` are inactive (their multipliers stay 0).
+    an infinite ``upper`` are inactive (their multipliers stay 0). Games with many constraints may
+    instead provide them matrix-free: ``constraint_values(x) = A x``, ``constraint_adjoint(mu) = A^T mu``
+    (a strategy array), ``constraint_upper()`` and ``constraint_norm_bound() >= ||A||_2``. A constraint
+    that involves one player's strategy only (a storage unit's state of charge) is that player's own
+    constraint: the variational equilibrium is then a plain Nash equilibrium with private constraints.
 
     Args:
       method: ``"extragradient"`` (primal-dual extragradient, Korpelevich 1976) or
@@ -65,7 +69,11 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
         regularization and an Armijo search, matrix-free; see :func:`solvers._newton.complementarity_newton`).
         Newton is the method of choice once many limits bind, where the first-order method needs
         hundreds of thousands of steps.
-      step_size: default ``0.9 / (L + ||A||_2)``.
+      step_size: the primal and dual steps ``(g_x, g_mu)`` (a scalar uses one step for both). Default:
+        ``g_x = 0.45 / L`` and ``g_mu = 0.45 L / ||A||_2^2``, the extragradient step ``0.45 / L`` after
+        rescaling the multipliers by ``L / ||A||`` so that both blocks of the operator have Lipschitz
+        constant ``L`` (a state-of-charge operator with ``||A|| ~ T`` would otherwise force a tiny
+        primal step); ``0.9 / L`` for both without constraint rows.
       tol: natural-map residual of the primal-dual VI (default 1e-8 in float64, 1e-4 in float32).
       max_steps: the most iterations (static; default 200,000 extragradient or 500 Newton steps).
       implicit: attach implicit derivatives (static): ``jax.grad`` through the strategies and the
@@ -92,11 +100,14 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
                          f"method); {type(game).__name__} has none: use method='extragradient'")
     default_steps = 500 if method == "semismooth_newton" else 200_000
     max_steps = check_positive_int(default_steps if max_steps is None else max_steps, "max_steps")
-    A, upper = game.shared_constraints()
-    tol = check_tol(tol, A.dtype, float64=1e-8)
+    tol = check_tol(tol, game.initial_point().dtype, float64=1e-8)
     if step_size is None:
-        step_size = 0.9 / (game.lipschitz_bound() + jnp.linalg.norm(A, 2))
-    step_size = jnp.asarray(step_size)
+        L, norm = game.lipschitz_bound(), constraint_norm(game)
+        step_size = jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
+                              jnp.stack([0.9 / L, 0.9 / L]))
+    step_size = jnp.broadcast_to(jnp.asarray(step_size, game.initial_point().dtype), (2,))
+    if not isinstance(step_size, jax.core.Tracer) and not bool(jnp.all(step_size > 0)):
+        raise ValueError(f"step_size must be positive; got {step_size}")
     result = _solve_gne(game, step_size, jnp.asarray(tol), method=method, max_steps=max_steps)
     if implicit:
         x, mu = implicit_fixed_point(_fixed_point_map, (game, step_size),
@@ -108,18 +119,27 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
 
 class _PrimalDual:
     """The primal-dual VI ``(F(x) + A^T mu, upper - A x)`` on ``X x R_+^m`` of a game (rows with an
-    infinite ``upper`` are switched off: their operator and multipliers are 0)."""
+    infinite ``upper`` are switched off: their operator and multipliers are 0). ``A`` is applied
+    matrix-free where the game provides ``constraint_values``/``constraint_adjoint``/``constraint_upper``
+    (e.g. the storage units of the demand-response game), as a dense matrix otherwise."""
 
     def __init__(self, game):
         self.game = game
-        self.A, upper = game.shared_constraints()
+        self.shape = game.initial_point().shape
+        if hasattr(game, "constraint_values"):
+            upper = game.constraint_upper()
+            self.values = game.constraint_values
+            self.adjoint = game.constraint_adjoint
+        else:
+            A, upper = game.shared_constraints()
+            self.values = lambda x: A @ x.ravel()
+            self.adjoint = lambda mu: (A.T @ mu).reshape(self.shape)
         self.active = jnp.isfinite(upper)
         self.upper = jnp.where(self.active, upper, 0.0)
-        self.shape = game.initial_point().shape
 
     def operator(self, x, mu):
-        Fx = self.game.pseudo_gradient(x) + (self.A.T @ mu).reshape(self.shape)
-        Fmu = jnp.where(self.active, self.upper - self.A @ x.ravel(), 0.0)
+        Fx = self.game.pseudo_gradient(x) + self.adjoint(mu)
+        Fmu = jnp.where(self.active, self.upper - self.values(x), 0.0)
         return Fx, Fmu
 
     def project(self, x, mu):
@@ -136,7 +156,7 @@ def _fixed_point_map(params, w):
     vi = _PrimalDual(game)
     x, mu = w
     Fx, Fmu = vi.operator(x, mu)
-    return vi.project(x - step_size * Fx, mu - step_size * Fmu)
+    return vi.project(x - step_size[0] * Fx, mu - step_size[1] * Fmu)
 
 
 @functools.partial(jax.jit, static_argnames=("method", "max_steps"))
@@ -158,16 +178,16 @@ def _solve_gne(game, step_size, tol, *, method, max_steps):
         lower = jnp.concatenate([jnp.broadcast_to(game.lower_bounds(), vi.shape).ravel(), jnp.zeros_like(mu0)])
         w, k, r = proximal_complementarity_newton(G, lower, jnp.concatenate([x0.ravel(), mu0]), tol,
                                                   lambda w: vi.residual(*split(w)), max_steps=max_steps,
-                                                  scale=1.0 / step_size)
+                                                  scale=1.0 / step_size[0])
         x, mu = split(w)
         x, mu = vi.project(x, mu)  # exact feasibility (Newton iterates may sit a rounding error outside)
     else:
         def body(carry):
             (x, mu), k, _ = carry
             Fx, Fmu = vi.operator(x, mu)
-            y, nu = vi.project(x - step_size * Fx, mu - step_size * Fmu)
+            y, nu = vi.project(x - step_size[0] * Fx, mu - step_size[1] * Fmu)
             Fy, Fnu = vi.operator(y, nu)
-            x, mu = vi.project(x - step_size * Fy, mu - step_size * Fnu)
+            x, mu = vi.project(x - step_size[0] * Fy, mu - step_size[1] * Fnu)
             return (x, mu), k + 1, vi.residual(x, mu)
 
         def cond(carry):

@@ -38,7 +38,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._common import check_positive_int, check_tol
+from ._common import check_positive_int, check_tol, has_binding_constraints
 from ._implicit import implicit_fixed_point
 from ._newton import semismooth_newton
 from ._result import Status, maybe_throw
@@ -105,6 +105,9 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         unique) gets NaN gradients: the implicit function theorem does not apply there.
       throw: raise (outside jit) if it did not converge.
 
+    Raises ``ValueError`` for a game with finite shared constraints (they need :func:`solve_gne`), an
+    unknown method, or best responses a game does not provide.
+
     Example:
       >>> import numpy as np
       >>> from games import demand_response_game
@@ -121,6 +124,11 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         raise ValueError(f"{type(game).__name__} provides no best responses; choose a gradient method")
     if method == "best_response" and getattr(game, "billing", "daily") != "daily":
         raise ValueError("closed-form best responses exist for daily billing only; choose a gradient method")
+    if method == "best_response" and getattr(game, "num_storage", 0):
+        raise ValueError("best responses ignore the storage units' state-of-charge limits; use solve_gne")
+    if has_binding_constraints(game):
+        raise ValueError(f"{type(game).__name__} has shared constraints with finite limits (line ratings, "
+                         "state-of-charge limits) that solve_vi would ignore; use solve_gne")
     max_steps = check_positive_int(DEFAULT_MAX_STEPS.get(method, 100_000) if max_steps is None else max_steps,
                                    "max_steps")
     tol = check_tol(tol, jax.tree_util.tree_leaves(game)[0].dtype, float64=1e-8)
