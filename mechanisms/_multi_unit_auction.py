@@ -102,9 +102,10 @@ def _equal_reduction(quantity, eligible, volume):
     return jnp.where(eligible & (volume > 0), jnp.maximum(q - delta, 0.0), 0.0)
 
 
-def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quantities):
-    dtype = bids.dtype
-    inf = jnp.asarray(jnp.inf, dtype)
+def _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quantities):
+    """Buyers by bid descending, sellers by ask ascending; padding and zero-quantity traders carry
+    bid -inf / ask +inf and quantity 0. Returns the orders, sorted prices and sorted quantities."""
+    inf = jnp.asarray(jnp.inf, bids.dtype)
     b_real = buyer_mask & (buy_quantities > 0)
     s_real = seller_mask & (sell_quantities > 0)
     b_order = jnp.argsort(-jnp.where(b_real, bids, -inf), stable=True)
@@ -113,6 +114,13 @@ def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quan
     s = jnp.where(s_real, asks, inf)[s_order]
     qb = jnp.where(b_real, buy_quantities, 0.0)[b_order]
     qs = jnp.where(s_real, sell_quantities, 0.0)[s_order]
+    return b_order, s_order, b, s, qb, qs
+
+
+def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quantities):
+    dtype = bids.dtype
+    b_order, s_order, b, s, qb, qs = _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities,
+                                                  sell_quantities)
     demand = jnp.cumsum(qb)  # D_k: cumulative demand through sorted buyer k
     supply = jnp.cumsum(qs)
     demand_before = demand - qb
@@ -121,7 +129,7 @@ def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quan
     # provided it gets any unit at all (S(m_k) > D_{k-1}). Q* is the largest such volume.
     m = jnp.searchsorted(s, b, side="right")  # sellers with ask <= b_k (real asks only: padding is +inf)
     supply_at_bid = jnp.concatenate([jnp.zeros(1, dtype), supply])[m]
-    candidate = jnp.where(b_real[b_order] & (supply_at_bid > demand_before), jnp.minimum(demand, supply_at_bid), 0.0)
+    candidate = jnp.where((qb > 0) & (supply_at_bid > demand_before), jnp.minimum(demand, supply_at_bid), 0.0)
     efficient_volume = jnp.max(candidate)
     trade = efficient_volume > 0
     # Marginal traders: D_{K-1} < Q* <= D_K (zero-quantity traders can never satisfy both).
@@ -200,15 +208,9 @@ def huang_double_auction(bids, asks, buy_quantities, sell_quantities, *, buyer_m
 
 def _efficient_single(values, costs, buyer_mask, seller_mask, buy_quantities, sell_quantities):
     dtype = values.dtype
-    inf = jnp.asarray(jnp.inf, dtype)
-    b_real = buyer_mask & (buy_quantities > 0)
-    s_real = seller_mask & (sell_quantities > 0)
-    b_order = jnp.argsort(-jnp.where(b_real, values, -inf), stable=True)
-    s_order = jnp.argsort(jnp.where(s_real, costs, inf), stable=True)
-    b = jnp.where(b_real, values, -inf)[b_order]
-    s = jnp.where(s_real, costs, inf)[s_order]
-    demand = jnp.cumsum(jnp.where(b_real, buy_quantities, 0.0)[b_order])
-    supply = jnp.cumsum(jnp.where(s_real, sell_quantities, 0.0)[s_order])
+    _, _, b, s, qb, qs = _sorted_book(values, costs, buyer_mask, seller_mask, buy_quantities, sell_quantities)
+    demand = jnp.cumsum(qb)
+    supply = jnp.cumsum(qs)
     # Between consecutive breakpoints of the two step curves both are constant: integrate (b(u) - s(u))^+.
     points = jnp.sort(jnp.concatenate([jnp.zeros(1, dtype), demand, supply]))
     points = jnp.minimum(points, jnp.minimum(demand[-1], supply[-1]))

@@ -4,8 +4,19 @@ Finite games: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two
 players); ``regret_matching``, ``hedge``, ``fictitious_play``,
 ``replicator_dynamics``, ``logit_qre``, ``qre_homotopy`` (any number of players).
 Continuous games: ``solve_vi`` (projected gradient, extragradient, optimistic
-gradient, best-response sweeps) on the natural-map residual; ``solve_gne`` for
-shared constraints (primal-dual extragradient; multipliers = congestion prices).
+gradient, best-response sweeps, semismooth Newton) on the natural-map residual;
+``solve_gne`` for shared constraints (primal-dual extragradient or semismooth
+Newton; multipliers = congestion prices); both differentiable by implicit
+differentiation.
+
+The continuous-game protocol: ``pseudo_gradient(x)`` (or ``vi_operator(x)``),
+``project(x)``, ``initial_point()``, ``lipschitz_bound()``; optionally
+``best_response_sweep(x)``, ``unique_equilibrium`` (False: NaN gradients),
+``shared_constraints() -> (A, upper)`` or their matrix-free form
+(``constraint_values``, ``constraint_adjoint``, ``constraint_upper``,
+``constraint_norm_bound``), and ``lower_bounds()`` for strategy sets
+``{x >= lower}`` (the complementarity Newton method of ``solve_gne``).
+
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
