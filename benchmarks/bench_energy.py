@@ -161,7 +161,7 @@ def cournot_section(quick):
                   network_cournot_game(grid, buses, cost_linear=rng.uniform(10, 30, 50), cost_quadratic=0.05,
                                        demand_intercept=100.0, demand_slope=0.2)))
     rows = []
-    budgets = {"extragradient": 50_000, "semismooth_newton": 2_000}
+    budgets = {"extragradient": 50_000, "semismooth_newton": 5_000}
     for name, game in cases:
         for method, steps in budgets.items():
             eq, seconds, first, binding = _timed_gne(lambda: solve_gne(game, method=method, max_steps=steps))
