@@ -24,14 +24,16 @@ from .. import register, save_figure
 
 
 def scenario(rated: bool = True):
-    """IEEE 30 with its published ratings (or none), producers with linear costs 10 to 30."""
+    """IEEE 30 with its published ratings (or none). Quantities are in per unit of the 100 MVA base of the
+    ratings: inverse demand ``100 - 20 Q`` (so the unconstrained market clears about 3 p.u., near the
+    system's 2.8 p.u. of load), marginal costs 10 to 30 plus ``2 q``."""
     grid = ieee30()
     if not rated:
         grid = dataclasses.replace(grid, capacity=jnp.full_like(grid.capacity, jnp.inf))
     producers = grid.buses_with_role("producer")
     costs = np.linspace(10.0, 30.0, producers.size)
-    return network_cournot_game(grid, producers, cost_linear=costs, cost_quadratic=0.05, demand_intercept=100.0,
-                                demand_slope=0.2)
+    return network_cournot_game(grid, producers, cost_linear=costs, cost_quadratic=2.0, demand_intercept=100.0,
+                                demand_slope=20.0)
 
 
 def _solve(game):
@@ -62,8 +64,8 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
                  binding_lines=binding.tolist(), output_per_unit_rating=worth.tolist())
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     buses = np.arange(1, prices_free.size + 1)
-    left.plot(buses, prices_free, "o-", label=f"no line limits (total output {stats['output_free']:.1f})")
-    left.plot(buses, prices_rated, "s-", label=f"published ratings (total output {stats['output_rated']:.2f})")
+    left.plot(buses, prices_free, "o-", label=f"no line limits (total output {stats['output_free']:.2f} p.u.)")
+    left.plot(buses, prices_rated, "s-", label=f"published ratings (total output {stats['output_rated']:.2f} p.u.)")
     left.set_xlabel("bus")
     left.set_ylabel("locational price")
     left.set_title("IEEE 30 networked Cournot")
