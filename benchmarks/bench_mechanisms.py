@@ -90,7 +90,7 @@ def multi_unit_section(quick):
     except ImportError:
         peer_cells = "not installed | | "
     return [
-        f"## Multi-unit double auction (Huang, Scheller-Wolf and Sycara 2002) against pymarket's `huang`",
+        "## Multi-unit double auction (Huang, Scheller-Wolf and Sycara 2002) against pymarket's `huang`",
         "",
         f"{markets:,} markets of {2 * side:,} traders, unit values and costs uniform on [0, 1), quantities uniform "
         f"on [0.1, 5); nashgrid clears the whole batch in one jitted call, pymarket (0.7.6, pandas) one market at "

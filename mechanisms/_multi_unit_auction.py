@@ -39,9 +39,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ._double_auction import _validate
+from ._validation import check_finite_nonnegative
 
 __all__ = ["MultiUnitClearing", "huang_double_auction", "efficient_multi_unit_trades"]
 
@@ -172,12 +172,7 @@ def _quantities(q, like, name, label):
         q = jnp.broadcast_to(q, like.shape)
     except ValueError:
         raise ValueError(f"{name}: {label} must broadcast to shape {like.shape}; got {q.shape}") from None
-    if not isinstance(q, jax.core.Tracer):
-        values = np.asarray(q)
-        if not np.isfinite(values).all():
-            raise ValueError(f"{name}: {label} must be finite (NaN or infinity found)")
-        if (values < 0).any():
-            raise ValueError(f"{name}: {label} must be nonnegative; got a minimum of {values.min()}")
+    check_finite_nonnegative(q, f"{name}: {label}")
     return q
 
 

@@ -34,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from ._validation import check_finite_nonnegative
+
 __all__ = [
     "flat_rate_bills",
     "time_of_use_bills",
@@ -57,12 +59,7 @@ def _loads(loads, name="loads"):
         loads = loads.astype(jnp.result_type(float))
     if loads.ndim < 2 or loads.shape[-1] < 1 or loads.shape[-2] < 1:
         raise ValueError(f"{name} must have shape (..., users, slots) with both >= 1; got {loads.shape}")
-    if not isinstance(loads, jax.core.Tracer):
-        a = np.asarray(loads)
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name} must be finite")
-        if (a < 0).any():
-            raise ValueError(f"{name} must be nonnegative (consumption)")
+    check_finite_nonnegative(loads, name, " (consumption)")
     return loads
 
 
