@@ -8,12 +8,14 @@ the monotone VI in ``(x, mu)``
     F(x) + A^T mu  and  u - A x   on  X x R_+^m,
 
 solved here by the extragradient method (a primal-dual method: the multipliers are updated by the
-constraint violation) or by a semismooth Newton method on its normal map. In the networked Cournot game the multipliers of the line limits are the
-congestion prices that make up the locational marginal prices.
+constraint violation) or, for strategy sets ``{x >= lower}``, by semismooth Newton steps on its
+Fischer-Burmeister complementarity form inside proximal-point iterations. In the networked Cournot
+game the multipliers of the line limits are the congestion prices that make up the locational
+marginal prices.
 
 References: J. B. Rosen (1965), Econometrica 33(3); F. Facchinei, A. Fischer and V. Piccialli (2007),
 "On generalized Nash games and variational inequalities", Operations Research Letters 35;
-G. M. Korpelevich (1976).
+G. M. Korpelevich (1976); T. De Luca, F. Facchinei and C. Kanzow (1996); R. T. Rockafellar (1976).
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""A globalized semismooth Newton method for variational inequalities, on Robinson's normal map.
+"""Globalized semismooth Newton methods for variational inequalities.
+
+Two forms: :func:`semismooth_newton` on Robinson's normal map (any projection; used by ``solve_vi``),
+and :func:`proximal_complementarity_newton` on the Fischer-Burmeister form of a complementarity
+problem (strategy sets ``{x >= lower}``; used by ``solve_gne``), described in their docstrings.
+
+The normal-map method:
 
 For ``VI(X, F)`` and a step ``g > 0`` the normal map ``N(z) = g F(P(z)) + z - P(z)`` vanishes exactly
 when ``x = P(z)`` solves the VI (then ``z = x - g F(x)``). ``N`` is semismooth when ``P`` is piecewise
@@ -29,8 +35,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-BACKTRACKS = 12
-CG_FORCING = 0.1
+BACKTRACKS = 12  # step halvings tried by the line searches
+CG_FORCING = 0.1  # relative accuracy of the inner linear solves, times min(1, ||residual||)
 
 
 def semismooth_newton(F, P, x0, step_size, tol, *, max_steps, krylov_restart=50, krylov_restarts=20):
@@ -123,8 +129,8 @@ def complementarity_newton(G, lower, w0, tol, residual, *, max_steps, krylov_ite
         merit = 0.5 * jnp.dot(phi, phi)
         lam = 1e-6 * jnp.minimum(1.0, jnp.sqrt(2 * merit))
         normal = lambda d: vjp(jvp(d))[0] + lam * d
-        d, _ = jax.scipy.sparse.linalg.cg(normal, -gradient, tol=CG_FORCING * jnp.minimum(1.0, jnp.sqrt(2 * merit)), atol=0.0,
-                                          maxiter=krylov_iterations)
+        forcing = CG_FORCING * jnp.minimum(1.0, jnp.sqrt(2 * merit))  # inexact Newton (Dembo et al. 1982)
+        d, _ = jax.scipy.sparse.linalg.cg(normal, -gradient, tol=forcing, atol=0.0, maxiter=krylov_iterations)
         slope = jnp.dot(gradient, d)
         d = jnp.where(jnp.isfinite(slope) & (slope < 0), d, -gradient)  # steepest descent as a safeguard
         slope = jnp.dot(gradient, d)
