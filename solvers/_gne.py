@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from ._common import check_positive_int, check_tol, constraint_norm
 from ._implicit import implicit_fixed_point
 from ._newton import proximal_complementarity_newton
-from ._result import Status, maybe_throw
+from ._result import final_status, maybe_throw, still_iterating
 from ._variational import VariationalEquilibrium
 
 __all__ = ["solve_gne", "GeneralizedEquilibrium", "GNE_METHODS"]
@@ -195,9 +195,8 @@ def _solve_gne(game, step_size, tol, *, method, max_steps):
 
         def cond(carry):
             _, k, r = carry
-            return (k < max_steps) & (r > tol) & jnp.isfinite(r)
+            return still_iterating(k, r, max_steps, tol)
 
         (x, mu), k, r = jax.lax.while_loop(cond, body, ((x0, mu0), jnp.asarray(0), vi.residual(x0, mu0)))
-    status = jnp.where(r <= tol, Status.CONVERGED, Status.MAX_STEPS)
-    status = jnp.where(jnp.isfinite(r), status, Status.NONFINITE).astype(jnp.int32)
-    return GeneralizedEquilibrium(strategies=x, multipliers=mu, residual=r, iterations=k, status=status)
+    return GeneralizedEquilibrium(strategies=x, multipliers=mu, residual=r, iterations=k,
+                                  status=final_status(r, True, tol))

@@ -35,6 +35,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ._result import still_iterating
+
 BACKTRACKS = 12  # step halvings tried by the line searches
 CG_FORCING = 0.1  # relative accuracy of the inner linear solves, times min(1, ||residual||)
 
@@ -79,7 +81,7 @@ def semismooth_newton(F, P, x0, step_size, tol, *, max_steps, krylov_restart=50,
 
     def cond(carry):
         _, k, res = carry
-        return (k < max_steps) & (res > tol) & jnp.isfinite(res)
+        return still_iterating(k, res, max_steps, tol)
 
     z, k, res = jax.lax.while_loop(cond, body, (x0, jnp.asarray(0), residual(x0)))
     return P(z), res, k
@@ -143,7 +145,7 @@ def complementarity_newton(G, lower, w0, tol, residual, *, max_steps, krylov_ite
 
     def cond(carry):
         _, k, res = carry
-        return (k < max_steps) & (res > tol) & jnp.isfinite(res)
+        return still_iterating(k, res, max_steps, tol)
 
     return jax.lax.while_loop(cond, body, (w0, jnp.asarray(0), residual(w0)))
 
@@ -181,7 +183,7 @@ def proximal_complementarity_newton(G, lower, w0, tol, residual, *, max_steps, s
 
     def cond(carry):
         _, _, k, res = carry
-        return (k < max_steps) & (res > tol) & jnp.isfinite(res)
+        return still_iterating(k, res, max_steps, tol)
 
     w, _, k, res = jax.lax.while_loop(cond, body, (w0, 1e-4 * scale, jnp.asarray(0), residual(w0)))
     return w, k, res

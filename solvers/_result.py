@@ -100,6 +100,11 @@ def final_status(nash_conv, finished, tol, *, degenerate=False):
     return jnp.where(jnp.isfinite(nash_conv), status, Status.NONFINITE).astype(jnp.int32)
 
 
+def still_iterating(k, residual, max_steps, tol):
+    """The ``while_loop`` condition of the iterative solvers: steps left, residual above ``tol`` and finite."""
+    return (k < max_steps) & (residual > tol) & jnp.isfinite(residual)
+
+
 def maybe_throw(result, throw: bool, solver: str):
     """Raise :class:`NonConvergenceError` if ``throw`` and any game did not converge (outside jit only)."""
     if throw:

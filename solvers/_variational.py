@@ -41,7 +41,7 @@ import jax.numpy as jnp
 from ._common import check_positive_int, check_tol, has_binding_constraints
 from ._implicit import implicit_fixed_point
 from ._newton import semismooth_newton
-from ._result import Status, maybe_throw
+from ._result import Status, final_status, maybe_throw, still_iterating
 
 __all__ = ["solve_vi", "VariationalEquilibrium", "VI_METHODS", "natural_map_residual"]
 
@@ -176,7 +176,7 @@ def _solve_vi(game, x0, step_size, tol, *, method, max_steps):
 
     def cond(carry):
         _, k, residual = carry
-        return (k < max_steps) & (residual > tol) & jnp.isfinite(residual)
+        return still_iterating(k, residual, max_steps, tol)
 
     def body(carry):
         state, k, _ = carry
@@ -189,6 +189,5 @@ def _solve_vi(game, x0, step_size, tol, *, method, max_steps):
 
 
 def _result(x, k, residual, tol):
-    status = jnp.where(residual <= tol, Status.CONVERGED, Status.MAX_STEPS)
-    status = jnp.where(jnp.isfinite(residual), status, Status.NONFINITE).astype(jnp.int32)
-    return VariationalEquilibrium(strategies=x, residual=residual, iterations=k, status=status)
+    return VariationalEquilibrium(strategies=x, residual=residual, iterations=k,
+                                  status=final_status(residual, True, tol))
