@@ -28,6 +28,14 @@ VON_STENGEL_3X2_EQ = [
     (np.array([0.0, 1 / 3, 2 / 3]), np.array([1 / 3, 2 / 3])),
 ]
 
+# Nondegenerate games with their complete equilibrium sets, for parametrized tests.
+GAMES_WITH_EQUILIBRIA = [
+    (MATCHING_PENNIES, MATCHING_PENNIES_EQ),
+    (ROCK_PAPER_SCISSORS, ROCK_PAPER_SCISSORS_EQ),
+    (BATTLE_OF_THE_SEXES, BATTLE_OF_THE_SEXES_EQ),
+    (VON_STENGEL_3X2, VON_STENGEL_3X2_EQ),
+]
+
 # A degenerate game: the row player's pure strategy 0 has two pure best responses.
 # Equilibria form a continuum {(e0, (p, 1-p)) : p >= 1/2}... plus (e1, e1); Lemke-Howson must still
 # return an equilibrium from every starting label.

@@ -19,15 +19,7 @@ def random_bimatrix(seed, m, n):
     return bimatrix(rng.random((m, n)), rng.random((m, n)))
 
 
-@pytest.mark.parametrize(
-    "game, equilibria",
-    [
-        (kg.MATCHING_PENNIES, kg.MATCHING_PENNIES_EQ),
-        (kg.ROCK_PAPER_SCISSORS, kg.ROCK_PAPER_SCISSORS_EQ),
-        (kg.BATTLE_OF_THE_SEXES, kg.BATTLE_OF_THE_SEXES_EQ),
-        (kg.VON_STENGEL_3X2, kg.VON_STENGEL_3X2_EQ),
-    ],
-)
+@pytest.mark.parametrize("game, equilibria", kg.GAMES_WITH_EQUILIBRIA)
 def test_known_games_every_label(game, equilibria):
     m, n = game.num_actions
     for label in range(m + n):

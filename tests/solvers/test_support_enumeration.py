@@ -13,15 +13,7 @@ from tests.solvers import known_games as kg
 from tests.solvers.test_lemke_howson import SIZES, random_bimatrix
 
 
-@pytest.mark.parametrize(
-    "game, equilibria",
-    [
-        (kg.MATCHING_PENNIES, kg.MATCHING_PENNIES_EQ),
-        (kg.ROCK_PAPER_SCISSORS, kg.ROCK_PAPER_SCISSORS_EQ),
-        (kg.BATTLE_OF_THE_SEXES, kg.BATTLE_OF_THE_SEXES_EQ),
-        (kg.VON_STENGEL_3X2, kg.VON_STENGEL_3X2_EQ),
-    ],
-)
+@pytest.mark.parametrize("game, equilibria", kg.GAMES_WITH_EQUILIBRIA)
 def test_known_games_exact_sets(game, equilibria):
     result = support_enumeration(game)
     assert int(result.status) == Status.CONVERGED
