@@ -1,4 +1,4 @@
-"""Timing helper shared by the benchmark suites."""
+"""Timing helpers shared by the benchmark suites."""
 
 from __future__ import annotations
 
@@ -14,3 +14,22 @@ def median_time(fn, repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timed_call(fn, repeats: int = 3):
+    """``(result, median seconds of warm calls, seconds of the first call)`` of a JAX computation ``fn()``.
+
+    The first call includes compilation; every call waits for the device (``block_until_ready``); the
+    result returned is that of the last call.
+    """
+    import jax
+
+    start = time.perf_counter()
+    result = [jax.block_until_ready(fn())]
+    first = time.perf_counter() - start
+
+    def call():
+        result[0] = jax.block_until_ready(fn())
+
+    seconds = median_time(call, repeats)
+    return result[0], seconds, first

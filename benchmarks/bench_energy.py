@@ -6,11 +6,10 @@ import signal
 import time
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._timing import median_time
+from benchmarks._timing import timed_call
 import networkx as nx
 
 from games import demand_response_game, grid_from_networkx, ieee30, network_cournot_game
@@ -33,11 +32,8 @@ def instance(N, seed=0):
 
 
 def _ours(game, method="best_response", repeats=3):
-    solve = lambda: jax.block_until_ready(solve_vi(game, method=method, tol=1e-8, implicit=False))
-    start = time.perf_counter()
-    solve()
-    first = time.perf_counter() - start
-    return median_time(solve, repeats), first, solve()
+    eq, seconds, first = timed_call(lambda: solve_vi(game, method=method, tol=1e-8, implicit=False), repeats)
+    return seconds, first, eq
 
 
 def _nashopt(game, budget_s=300):
@@ -139,10 +135,7 @@ def _lattice(side, capacity):
 
 def _timed_gne(solve):
     """``(result, seconds of a warm call, seconds of the first call, multipliers above 1e-6)``."""
-    start = time.perf_counter()
-    eq = jax.block_until_ready(solve())
-    first = time.perf_counter() - start
-    seconds = median_time(lambda: jax.block_until_ready(solve()), 1)
+    eq, seconds, first = timed_call(solve, 1)
     return eq, seconds, first, int(np.sum(np.asarray(eq.multipliers) > 1e-6))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 import warnings
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="nashpy")
@@ -12,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._timing import median_time
+from benchmarks._timing import median_time, timed_call
 from games import random_game
 from solvers import Status, lemke_howson, support_enumeration
 
@@ -52,16 +51,7 @@ def lemke_howson_section(quick):
     B, size = (1000, 20) if quick else (10_000, 20)
     games = random_game(jax.random.key(0), (size, size), batch_shape=(B,))
     P = np.array(games.payoffs)  # writable: numba (QuantEcon) rejects read-only arrays
-    start = time.perf_counter()
-    jax.block_until_ready(lemke_howson(games))
-    compile_and_run = time.perf_counter() - start
-    result = None
-
-    def ours():
-        nonlocal result
-        result = jax.block_until_ready(lemke_howson(games))
-
-    ours_total = median_time(ours, 5)
+    result, ours_total, compile_and_run = timed_call(lambda: lemke_howson(games), 5)
     per_game = ours_total / B
     ok = np.mean((np.asarray(result.nash_conv) <= 1e-9) & (np.asarray(result.status) == Status.CONVERGED))
 
@@ -111,16 +101,8 @@ def support_enumeration_section(quick):
     B = 50 if quick else 200
     games = random_game(jax.random.key(1), (8, 8), batch_shape=(B,))
     P = np.array(games.payoffs)  # writable: numba (QuantEcon) rejects read-only arrays
-    start = time.perf_counter()
-    jax.block_until_ready(support_enumeration(games))
-    compile_and_run = time.perf_counter() - start
-    result = None
-
-    def ours():
-        nonlocal result
-        result = jax.block_until_ready(support_enumeration(games))
-
-    per_game = median_time(ours, 3) / B
+    result, seconds, compile_and_run = timed_call(lambda: support_enumeration(games), 3)
+    per_game = seconds / B
     counts = np.asarray(result.count)
 
     import quantecon.game_theory as gt
