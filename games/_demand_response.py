@@ -241,6 +241,26 @@ class DemandResponseGame:
         limits and zero net energy; the state-of-charge limits are :meth:`shared_constraints`)."""
         return capped_simplex(x, jnp.ones_like(x), self.lower, self.upper, self.energy)
 
+    def lower_bounds(self):
+        """The strategy sets as polyhedra, for the complementarity form of :func:`~solvers.solve_gne`:
+        the box ``[lower_bounds(), upper_bounds()]`` and the equalities ``sum_t x_nt = energy_n``
+        (:meth:`equality_values`); :meth:`project` projects onto the same sets."""
+        return self.lower
+
+    def upper_bounds(self):
+        return self.upper
+
+    def equality_values(self, x):
+        """``E x``: each player's daily energy (0 for storage: back to the initial state of charge)."""
+        return jnp.sum(x, axis=-1)
+
+    def equality_adjoint(self, multipliers):
+        """``E^T lam``: every slot of player ``n`` gets ``lam_n``."""
+        return jnp.broadcast_to(multipliers[:, None], self.lower.shape).astype(self.a.dtype)
+
+    def equality_target(self):
+        return self.energy
+
     def best_response_sweep(self, x):
         """One Gauss-Seidel sweep of exact best responses (water-filling), users in order. Daily billing
         only, without storage (its state-of-charge limits have no water-filling form)."""

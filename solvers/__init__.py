@@ -14,8 +14,10 @@ The continuous-game protocol: ``pseudo_gradient(x)`` (or ``vi_operator(x)``),
 ``best_response_sweep(x)``, ``unique_equilibrium`` (False: NaN gradients),
 ``shared_constraints() -> (A, upper)`` or their matrix-free form
 (``constraint_values``, ``constraint_adjoint``, ``constraint_upper``,
-``constraint_norm_bound``), and ``lower_bounds()`` for strategy sets
-``{x >= lower}`` (the complementarity Newton method of ``solve_gne``).
+``constraint_norm_bound``), and the strategy sets as polyhedra for the
+complementarity Newton method of ``solve_gne``: ``lower_bounds()``, optionally
+``upper_bounds()`` and equalities ``equality_values(x)``, ``equality_adjoint(lam)``,
+``equality_target()``.
 
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.

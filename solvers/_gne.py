@@ -8,8 +8,9 @@ the monotone VI in ``(x, mu)``
     F(x) + A^T mu  and  u - A x   on  X x R_+^m,
 
 solved here by the extragradient method (a primal-dual method: the multipliers are updated by the
-constraint violation) or, for strategy sets ``{x >= lower}``, by semismooth Newton steps on its
-Fischer-Burmeister complementarity form inside proximal-point iterations. In the networked Cournot
+constraint violation) or, for polyhedral strategy sets ``{lower <= x <= upper, E x = e}``, by
+semismooth Newton steps on its Fischer-Burmeister (mixed) complementarity form inside proximal-point
+iterations. In the networked Cournot
 game the multipliers of the line limits are the congestion prices that make up the locational
 marginal prices.
 
@@ -30,7 +31,7 @@ from ._common import check_positive_int, check_tol, constraint_norm
 from ._implicit import implicit_fixed_point
 from ._newton import proximal_complementarity_newton
 from ._result import final_status, maybe_throw, still_iterating
-from ._variational import VariationalEquilibrium
+from ._variational import VariationalEquilibrium, _operator
 
 __all__ = ["solve_gne", "GeneralizedEquilibrium", "GNE_METHODS"]
 
@@ -56,7 +57,8 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
               max_steps: int | None = None, implicit: bool = True, throw: bool = False) -> GeneralizedEquilibrium:
     """The variational equilibrium of a game with shared linear constraints ``A x <= upper``.
 
-    The game provides ``pseudo_gradient``, ``project``, ``initial_point``, ``lipschitz_bound`` and
+    The game provides ``pseudo_gradient`` (or ``vi_operator``, the block-scaled pseudo-gradient that
+    :func:`~solvers.solve_vi` uses too), ``project``, ``initial_point``, ``lipschitz_bound`` and
     ``shared_constraints() -> (A, upper)`` with ``A`` acting on the (flattened) strategies; rows with
     an infinite ``upper`` are inactive (their multipliers stay 0). Games with many constraints may
     instead provide them matrix-free: ``constraint_values(x) = A x``, ``constraint_adjoint(mu) = A^T mu``
@@ -66,11 +68,16 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
 
     Args:
       method: ``"extragradient"`` (primal-dual extragradient, Korpelevich 1976) or
-        ``"semismooth_newton"`` (for strategy sets ``{x >= game.lower_bounds()}``: the primal-dual VI
-        as a complementarity problem, Fischer-Burmeister semismooth Newton with Levenberg-Marquardt
-        regularization and an Armijo search, matrix-free; see :func:`solvers._newton.complementarity_newton`).
-        Newton is the method of choice once many limits bind, where the first-order method needs
-        hundreds of thousands of steps.
+        ``"semismooth_newton"`` for polyhedral strategy sets described by the game:
+        ``lower_bounds()``, optionally ``upper_bounds()`` and the equalities ``E x = e`` as
+        ``equality_values(x)``, ``equality_adjoint(lam)``, ``equality_target()`` (the same sets that
+        ``project`` projects onto). The primal-dual VI becomes a mixed complementarity problem in
+        ``(x, lam, mu)``, solved by Fischer-Burmeister semismooth Newton (Billups' box form) with
+        Levenberg-Marquardt regularization and an Armijo search, matrix-free, inside proximal-point
+        steps; see :func:`solvers._newton.complementarity_newton`. Newton is the method of choice
+        once many line limits bind (networked Cournot), where the first-order method needs hundreds
+        of thousands of steps; on games whose equilibria form a continuum (daily billing with many
+        users) it can be slower than extragradient (``benchmarks/RESULTS.md``).
       step_size: the primal and dual steps ``(g_x, g_mu)`` (a scalar uses one step for both). Default:
         ``g_x = 0.45 / L`` and ``g_mu = 0.45 L / ||A||_2^2``, the extragradient step ``0.45 / L`` after
         rescaling the multipliers by ``L / ||A||`` so that both blocks of the operator have Lipschitz
@@ -99,8 +106,8 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
     if method not in GNE_METHODS:
         raise ValueError(f"method must be one of {GNE_METHODS}; got {method!r}")
     if method == "semismooth_newton" and not hasattr(game, "lower_bounds"):
-        raise ValueError(f"semismooth_newton in solve_gne needs strategy sets {{x >= lower}} (a game.lower_bounds() "
-                         f"method); {type(game).__name__} has none: use method='extragradient'")
+        raise ValueError(f"semismooth_newton in solve_gne needs polyhedral strategy sets (a game.lower_bounds() "
+                         f"method, see the docstring); {type(game).__name__} has none: use method='extragradient'")
     default_steps = 5_000 if method == "semismooth_newton" else 200_000
     max_steps = check_positive_int(default_steps if max_steps is None else max_steps, "max_steps")
     tol = check_tol(tol, game.initial_point().dtype, float64=1e-8)
@@ -128,6 +135,7 @@ class _PrimalDual:
 
     def __init__(self, game):
         self.game = game
+        self.F = _operator(game)
         self.shape = game.initial_point().shape
         if hasattr(game, "constraint_values"):
             upper = game.constraint_upper()
@@ -141,7 +149,7 @@ class _PrimalDual:
         self.upper = jnp.where(self.active, upper, 0.0)
 
     def operator(self, x, mu):
-        Fx = self.game.pseudo_gradient(x) + self.adjoint(mu)
+        Fx = self.F(x) + self.adjoint(mu)
         Fmu = jnp.where(self.active, self.upper - self.values(x), 0.0)
         return Fx, Fmu
 
@@ -152,6 +160,22 @@ class _PrimalDual:
         Fx, Fmu = self.operator(x, mu)
         px, pmu = self.project(x - Fx, mu - Fmu)
         return jnp.maximum(jnp.max(jnp.abs(x - px)), jnp.max(jnp.abs(mu - pmu), initial=0.0))
+
+
+class _Equalities:
+    """The linear equalities ``E x = e`` of the strategy sets, for the complementarity form (Newton):
+    ``game.equality_values(x) = E x``, ``game.equality_adjoint(lam) = E^T lam`` (a strategy array) and
+    ``game.equality_target() = e``; none where the game has no ``equality_values``."""
+
+    def __init__(self, game, shape):
+        if hasattr(game, "equality_values"):
+            self.values, self.adjoint = game.equality_values, game.equality_adjoint
+            self.target = jnp.asarray(game.equality_target()).ravel()
+        else:
+            self.values = lambda x: jnp.zeros(0, x.dtype)
+            self.adjoint = lambda lam: jnp.zeros(shape, lam.dtype)
+            self.target = jnp.zeros(0)
+        self.size = self.target.size
 
 
 def _fixed_point_map(params, w):
@@ -170,19 +194,28 @@ def _solve_gne(game, step_size, tol, *, method, max_steps):
     n = x0.size
 
     if method == "semismooth_newton":
-        # The complementarity form of the primal-dual VI on {x >= lower} x R_+^m; switched-off rows get
+        # The mixed complementarity form of the primal-dual VI: w = (x, lam, mu) with x in its box, the
+        # multipliers lam of the strategy sets' equalities E x = e free, mu >= 0; switched-off rows get
         # G = 1, whose complementary multiplier is 0.
-        split = lambda w: (w[:n].reshape(vi.shape), w[n:])
+        eq = _Equalities(game, vi.shape)
+        n, p = x0.size, eq.size
+        split = lambda w: (w[:n].reshape(vi.shape), w[n:n + p], w[n + p:])
 
         def G(w):
-            Fx, Fmu = vi.operator(*split(w))
-            return jnp.concatenate([Fx.ravel(), jnp.where(vi.active, Fmu, 1.0)])
+            x, lam, mu = split(w)
+            Fx, Fmu = vi.operator(x, mu)
+            return jnp.concatenate([(Fx + eq.adjoint(lam)).ravel(), eq.target - eq.values(x),
+                                    jnp.where(vi.active, Fmu, 1.0)])
 
-        lower = jnp.concatenate([jnp.broadcast_to(game.lower_bounds(), vi.shape).ravel(), jnp.zeros_like(mu0)])
-        w, k, r = proximal_complementarity_newton(G, lower, jnp.concatenate([x0.ravel(), mu0]), tol,
-                                                  lambda w: vi.residual(*split(w)), max_steps=max_steps,
-                                                  scale=1.0 / step_size[0])
-        x, mu = split(w)
+        box = lambda x_bound, lam_bound, mu_bound: jnp.concatenate([
+            jnp.broadcast_to(x_bound, vi.shape).ravel().astype(x0.dtype), jnp.full(p, lam_bound, x0.dtype),
+            jnp.full(mu0.shape, mu_bound, x0.dtype)])
+        lower = box(game.lower_bounds(), -jnp.inf, 0.0)
+        upper = box(game.upper_bounds() if hasattr(game, "upper_bounds") else jnp.inf, jnp.inf, jnp.inf)
+        w0 = jnp.concatenate([x0.ravel(), jnp.zeros(p, x0.dtype), mu0])
+        w, k, r = proximal_complementarity_newton(G, lower, upper, w0, tol, lambda w: vi.residual(*split(w)[::2]),
+                                                  max_steps=max_steps, scale=1.0 / step_size[0])
+        x, _, mu = split(w)
         x, mu = vi.project(x, mu)  # exact feasibility (Newton iterates may sit a rounding error outside)
     else:
         def body(carry):

@@ -1,8 +1,9 @@
 """Globalized semismooth Newton methods for variational inequalities.
 
 Two forms: :func:`semismooth_newton` on Robinson's normal map (any projection; used by ``solve_vi``),
-and :func:`proximal_complementarity_newton` on the Fischer-Burmeister form of a complementarity
-problem (strategy sets ``{x >= lower}``; used by ``solve_gne``), described in their docstrings.
+and :func:`proximal_complementarity_newton` on the Fischer-Burmeister form of a mixed complementarity
+problem (variables in boxes ``[lower, upper]``, bounds possibly infinite; used by ``solve_gne``),
+described in their docstrings.
 
 The normal-map method:
 
@@ -99,29 +100,52 @@ def _fischer_burmeister(a, b):
     return jnp.where(kink, -(1.0 - jnp.sqrt(0.5)) * (a + b), norm - a - b)
 
 
-def complementarity_newton(G, lower, w0, tol, residual, *, max_steps, krylov_iterations=None):
-    """Semismooth Newton for the complementarity problem ``w >= lower, G(w) >= 0, (w - lower) G(w) = 0``.
+def _box_fischer_burmeister(w, Gw, lower, upper):
+    """Billups' (1995) function for the box complementarity condition ``w in [lower, upper]`` and
+    ``G >= 0`` at ``lower``, ``G <= 0`` at ``upper``, ``G = 0`` strictly inside:
+    ``psi(w - l, psi(u - w, -G))`` with ``psi(a, b) = sqrt(a^2 + b^2) - a - b`` (Fischer-Burmeister),
+    zero exactly where the condition holds. An infinite bound drops its term (``u = inf``: the plain NCP
+    ``psi(w - l, G)``; both infinite: ``-G``); the unused branch is fed finite dummies so that no NaN
+    reaches a derivative."""
+    has_upper, has_lower = jnp.isfinite(upper), jnp.isfinite(lower)
+    # psi(u - w, -G) (psi = sqrt(a^2 + b^2) - a - b) tends to G as u -> inf, so the infinite case is G.
+    inner = jnp.where(has_upper, _fischer_burmeister(jnp.where(has_upper, upper - w, 1.0), -Gw), Gw)
+    return jnp.where(has_lower, _fischer_burmeister(jnp.where(has_lower, w - lower, 1.0), inner), -inner)
 
-    The Fischer-Burmeister equation ``Phi(w) = phi(w - lower, G(w)) = 0`` is solved by Newton steps with a
-    Levenberg-Marquardt regularization ``(J^T J + lam I) d = -J^T Phi``, ``lam = min(1, ||Phi||) * 1e-6``
-    (well defined when ``J`` is singular, as with more binding constraints than players; Yamashita and
-    Fukushima 2001), solved by conjugate gradients with Jacobian-vector and vector-Jacobian products,
-    and an Armijo line search on the merit ``||Phi||^2 / 2``, which is continuously differentiable
-    (unlike ``||normal map||``), so the search always succeeds; for monotone ``G`` every stationary point
-    of the merit is a solution (De Luca, Facchinei and Kanzow 1996).
 
-    ``residual(w)`` is the certificate checked against ``tol``. Returns ``(w, residual, iterations)``.
+def box_natural_residual(w, Gw, lower, upper):
+    """``||w - clip(w - G(w), lower, upper)||_inf``: zero exactly at a solution of the box problem."""
+    return jnp.max(jnp.abs(w - jnp.clip(w - Gw, lower, upper)))
+
+
+def complementarity_newton(G, lower, upper, w0, tol, residual, *, max_steps, krylov_iterations=None):
+    """Semismooth Newton for the mixed complementarity problem: ``w in [lower, upper]`` with ``G(w) >= 0``
+    where ``w = lower``, ``G(w) <= 0`` where ``w = upper`` and ``G(w) = 0`` in between (bounds may be
+    infinite: ``[0, inf)`` is a nonlinear complementarity problem, ``(-inf, inf)`` an equation).
+
+    The equation ``Phi(w) = 0`` (Billups' box Fischer-Burmeister function, :func:`_box_fischer_burmeister`)
+    is solved by Newton steps with a Levenberg-Marquardt regularization ``(J^T J + lam I) d = -J^T Phi``,
+    ``lam = min(1, ||Phi||) * 1e-6`` (well defined when ``J`` is singular, as with more binding
+    constraints than players; Yamashita and Fukushima 2001), solved by conjugate gradients with
+    Jacobian-vector and vector-Jacobian products, and an Armijo line search on the merit
+    ``||Phi||^2 / 2``, which is continuously differentiable (unlike ``||normal map||``), so the search
+    always succeeds; for monotone ``G`` every stationary point of the merit is a solution (De Luca,
+    Facchinei and Kanzow 1996; Billups 1995 for boxes).
+
+    ``residual(w)`` is the certificate checked against ``tol``. Returns ``(w, iterations, residual)``.
 
     References: A. Fischer (1992), "A special Newton-type optimization method", Optimization 24;
     T. De Luca, F. Facchinei and C. Kanzow (1996), "A semismooth equation approach to the solution of
-    nonlinear complementarity problems", Mathematical Programming 75; N. Yamashita and M. Fukushima
-    (2001), "On the rate of convergence of the Levenberg-Marquardt method", Computing Suppl. 15.
+    nonlinear complementarity problems", Mathematical Programming 75; S. C. Billups (1995), *Algorithms
+    for complementarity problems and generalized equations*, PhD thesis, University of Wisconsin;
+    N. Yamashita and M. Fukushima (2001), "On the rate of convergence of the Levenberg-Marquardt
+    method", Computing Suppl. 15.
     """
     n = w0.size
     krylov_iterations = 10 * n if krylov_iterations is None else krylov_iterations
 
     def Phi(w):
-        return _fischer_burmeister(w - lower, G(w))
+        return _box_fischer_burmeister(w, G(w), lower, upper)
 
     def body(carry):
         w, k, _ = carry
@@ -150,8 +174,8 @@ def complementarity_newton(G, lower, w0, tol, residual, *, max_steps, krylov_ite
     return jax.lax.while_loop(cond, body, (w0, jnp.asarray(0), residual(w0)))
 
 
-def proximal_complementarity_newton(G, lower, w0, tol, residual, *, max_steps, scale, inner_steps=50):
-    """Solve a *monotone* complementarity problem by inexact proximal-point steps, each solved by
+def proximal_complementarity_newton(G, lower, upper, w0, tol, residual, *, max_steps, scale, inner_steps=50):
+    """Solve a *monotone* mixed complementarity problem (see :func:`complementarity_newton`) by inexact proximal-point steps, each solved by
     :func:`complementarity_newton`.
 
     Plain Fischer-Burmeister Newton can crawl near points where ``JG`` is nearly singular (more binding
@@ -173,8 +197,8 @@ def proximal_complementarity_newton(G, lower, w0, tol, residual, *, max_steps, s
         eps = jnp.minimum(eps_k, res)
         Gc = lambda v: G(v) + eps * (v - center)
         inner_tol = 1e-2 * res
-        inner_residual = lambda v: jnp.max(jnp.abs(jnp.minimum(v - lower, Gc(v))))
-        w, steps, r_inner = complementarity_newton(Gc, lower, center, inner_tol, inner_residual,
+        inner_residual = lambda v: box_natural_residual(v, Gc(v), lower, upper)
+        w, steps, r_inner = complementarity_newton(Gc, lower, upper, center, inner_tol, inner_residual,
                                                    max_steps=jnp.minimum(inner_steps, max_steps - k))
         solved = r_inner <= inner_tol
         eps_k = jnp.where(solved, 0.5 * eps_k, 10.0 * eps_k)

@@ -8,9 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from games import federated_contribution_game, ieee14, ieee30, network_cournot_game
 from solvers import GNE_METHODS, Status, solve_gne, solve_vi
+from solvers._newton import _box_fischer_burmeister, box_natural_residual, complementarity_newton
 from tests.solvers.test_gne import highs_multipliers, potential_optimum, three_bus
 from tests.solvers.test_variational import instance
 
@@ -159,3 +162,41 @@ def test_solve_gne_vmaps_over_a_batch_of_demand_scenarios(method):
         np.testing.assert_allclose(batched.strategies[i], single.strategies, atol=1e-8)
         np.testing.assert_allclose(batched.multipliers[i], single.multipliers, atol=1e-7)
         assert int(batched.status[i]) == Status.CONVERGED
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([-np.inf, -1.0, 0.0]), st.sampled_from([0.0, 1.0, np.inf]),
+                          st.floats(-2, 2), st.one_of(st.just(0.0), st.floats(1e-3, 2), st.floats(-2, -1e-3))),
+                min_size=1, max_size=12))
+def test_box_fischer_burmeister_vanishes_exactly_at_box_complementarity(entries):
+    """Billups' function is zero iff w in [l, u] and G >= 0 at l, G <= 0 at u, G = 0 inside (bounds
+    possibly infinite, possibly equal)."""
+    lower, upper, w, g = (np.array(v) for v in zip(*entries))
+    upper = np.maximum(upper, lower)
+    # Snap some points onto their bounds so that the solution set is hit, not only its complement.
+    w = np.where(np.abs(w - lower) < 0.5, lower, np.where(np.abs(w - upper) < 0.5, upper, w))
+    at_lower, at_upper = w == lower, w == upper
+    holds = (w >= lower) & (w <= upper) & ((at_lower & at_upper) | (at_lower & (g >= 0)) | (at_upper & (g <= 0))
+                                           | (~at_lower & ~at_upper & (g == 0)))
+    phi = np.asarray(_box_fischer_burmeister(jnp.asarray(w), jnp.asarray(g), jnp.asarray(lower), jnp.asarray(upper)))
+    assert np.all(np.isfinite(phi))
+    np.testing.assert_array_equal(np.abs(phi) < 1e-12, holds)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_box_complementarity_newton_solves_bounded_least_squares_like_scipy(seed):
+    """min ||A w - b||^2 / 2 on a box with some infinite bounds is the box complementarity problem with
+    G(w) = A^T (A w - b); scipy's bounded-variable least squares (Stark and Parker 1995) is the oracle."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    A, b = rng.standard_normal((20, n)), 3 * rng.standard_normal(20)
+    lower = np.where(rng.random(n) < 0.3, -np.inf, rng.uniform(-1, 0, n))
+    upper = np.where(rng.random(n) < 0.3, np.inf, rng.uniform(0, 1, n))
+    expected = scipy.optimize.lsq_linear(A, b, bounds=(lower, upper), method="bvls", tol=1e-14).x
+    G = lambda w: jnp.asarray(A.T) @ (jnp.asarray(A) @ w - jnp.asarray(b))
+    lo, hi = jnp.asarray(lower), jnp.asarray(upper)
+    residual = lambda w: box_natural_residual(w, G(w), lo, hi)
+    w, k, r = complementarity_newton(G, lo, hi, jnp.zeros(n), 1e-11, residual, max_steps=100)
+    assert float(r) <= 1e-11 and int(k) < 100
+    assert np.sum((expected <= lower + 1e-9) | (expected >= upper - 1e-9)) >= 2  # some bounds bind
+    np.testing.assert_allclose(np.asarray(w), expected, atol=1e-8)

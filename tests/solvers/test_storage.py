@@ -53,10 +53,13 @@ def potential_minimum(game):
     return res.x.reshape(rows, T)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equilibrium_with_storage_is_the_potential_minimum(seed):
+@pytest.mark.parametrize("seed,method", [(0, "extragradient"), (1, "extragradient"), (2, "extragradient"),
+                                         (0, "semismooth_newton"), (1, "semismooth_newton")])
+def test_equilibrium_with_storage_is_the_potential_minimum(seed, method):
+    """Both methods of solve_gne: extragradient on the projections, Newton on the box-and-equality
+    complementarity form of the same strategy sets."""
     game = instance(seed)
-    eq = solve_gne(game, tol=1e-9)
+    eq = solve_gne(game, method=method, tol=1e-9)
     assert int(eq.status) == Status.CONVERGED
     x = np.asarray(eq.strategies)
     oracle = potential_minimum(game)
@@ -129,8 +132,9 @@ def test_storage_input_errors_and_solver_guards():
         solve_vi(game)  # would silently ignore the state-of-charge limits
     with pytest.raises(ValueError, match="storage"):
         solve_vi(dataclasses.replace(game), method="best_response")
-    short = solve_gne(game, max_steps=2)
-    assert int(short.status) == Status.MAX_STEPS and float(short.residual) > 1e-8
+    for method in ("extragradient", "semismooth_newton"):
+        short = solve_gne(game, method=method, max_steps=2)
+        assert int(short.status) == Status.MAX_STEPS and float(short.residual) > 1e-8
 
 
 def test_implicit_gradient_of_storage_revenue_equals_finite_differences():
