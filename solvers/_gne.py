@@ -108,6 +108,10 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
     if method == "semismooth_newton" and not hasattr(game, "lower_bounds"):
         raise ValueError(f"semismooth_newton in solve_gne needs polyhedral strategy sets (a game.lower_bounds() "
                          f"method, see the docstring); {type(game).__name__} has none: use method='extragradient'")
+    if method == "semismooth_newton":
+        lower = game.lower_bounds()
+        if not isinstance(lower, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(lower))):
+            raise ValueError("semismooth_newton needs finite lower_bounds() (strategy sets bounded below)")
     default_steps = 5_000 if method == "semismooth_newton" else 200_000
     max_steps = check_positive_int(default_steps if max_steps is None else max_steps, "max_steps")
     tol = check_tol(tol, game.initial_point().dtype, float64=1e-8)
@@ -211,7 +215,9 @@ def _solve_gne(game, step_size, tol, *, method, max_steps):
             jnp.broadcast_to(x_bound, vi.shape).ravel().astype(x0.dtype), jnp.full(p, lam_bound, x0.dtype),
             jnp.full(mu0.shape, mu_bound, x0.dtype)])
         lower = box(game.lower_bounds(), -jnp.inf, 0.0)
-        upper = box(game.upper_bounds() if hasattr(game, "upper_bounds") else jnp.inf, jnp.inf, jnp.inf)
+        # Without upper bounds or equalities (Cournot) it is a plain complementarity problem: upper=None.
+        plain = p == 0 and not hasattr(game, "upper_bounds")
+        upper = None if plain else box(getattr(game, "upper_bounds", lambda: jnp.inf)(), jnp.inf, jnp.inf)
         w0 = jnp.concatenate([x0.ravel(), jnp.zeros(p, x0.dtype), mu0])
         w, k, r = proximal_complementarity_newton(G, lower, upper, w0, tol, lambda w: vi.residual(*split(w)[::2]),
                                                   max_steps=max_steps, scale=1.0 / step_size[0])

@@ -106,7 +106,10 @@ def _box_fischer_burmeister(w, Gw, lower, upper):
     ``psi(w - l, psi(u - w, -G))`` with ``psi(a, b) = sqrt(a^2 + b^2) - a - b`` (Fischer-Burmeister),
     zero exactly where the condition holds. An infinite bound drops its term (``u = inf``: the plain NCP
     ``psi(w - l, G)``; both infinite: ``-G``); the unused branch is fed finite dummies so that no NaN
-    reaches a derivative."""
+    reaches a derivative. ``upper=None`` is the plain complementarity problem ``w >= lower`` (finite),
+    ``G >= 0``: one Fischer-Burmeister evaluation per entry instead of two."""
+    if upper is None:
+        return _fischer_burmeister(w - lower, Gw)
     has_upper, has_lower = jnp.isfinite(upper), jnp.isfinite(lower)
     # psi(u - w, -G) (psi = sqrt(a^2 + b^2) - a - b) tends to G as u -> inf, so the infinite case is G.
     inner = jnp.where(has_upper, _fischer_burmeister(jnp.where(has_upper, upper - w, 1.0), -Gw), Gw)
@@ -114,14 +117,16 @@ def _box_fischer_burmeister(w, Gw, lower, upper):
 
 
 def box_natural_residual(w, Gw, lower, upper):
-    """``||w - clip(w - G(w), lower, upper)||_inf``: zero exactly at a solution of the box problem."""
+    """``||w - clip(w - G(w), lower, upper)||_inf``: zero exactly at a solution of the box problem
+    (``upper=None``: no upper bounds)."""
     return jnp.max(jnp.abs(w - jnp.clip(w - Gw, lower, upper)))
 
 
 def complementarity_newton(G, lower, upper, w0, tol, residual, *, max_steps, krylov_iterations=None):
     """Semismooth Newton for the mixed complementarity problem: ``w in [lower, upper]`` with ``G(w) >= 0``
     where ``w = lower``, ``G(w) <= 0`` where ``w = upper`` and ``G(w) = 0`` in between (bounds may be
-    infinite: ``[0, inf)`` is a nonlinear complementarity problem, ``(-inf, inf)`` an equation).
+    infinite: ``[0, inf)`` is a nonlinear complementarity problem, ``(-inf, inf)`` an equation;
+    ``upper=None`` says that no upper bound is finite and every lower bound is).
 
     The equation ``Phi(w) = 0`` (Billups' box Fischer-Burmeister function, :func:`_box_fischer_burmeister`)
     is solved by Newton steps with a Levenberg-Marquardt regularization ``(J^T J + lam I) d = -J^T Phi``,

@@ -98,6 +98,14 @@ def test_newton_reports_max_steps_and_rejects_games_without_lower_bounds():
     with pytest.raises(ValueError, match="method must be one of"):
         solve_gne(game, method="newton")
 
+    @dataclasses.dataclass(frozen=True)
+    class Unbounded(NoBounds):
+        def lower_bounds(self):
+            return jnp.full(6, -jnp.inf)
+
+    with pytest.raises(ValueError, match="finite lower_bounds"):
+        solve_gne(Unbounded(game), method="semismooth_newton")
+
 
 @pytest.mark.parametrize("field", ["cost_linear", "cost_quadratic", "demand_intercept", "capacity"])
 def test_implicit_gradients_of_generalized_equilibria_equal_finite_differences(field):
