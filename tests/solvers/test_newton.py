@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from games import federated_contribution_game, ieee14, ieee30, network_cournot_game
@@ -172,13 +172,14 @@ def test_solve_gne_vmaps_over_a_batch_of_demand_scenarios(method):
         assert int(batched.status[i]) == Status.CONVERGED
 
 
-@settings(deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([-np.inf, -1.0, 0.0]), st.sampled_from([0.0, 1.0, np.inf]),
-                          st.floats(-2, 2), st.one_of(st.just(0.0), st.floats(1e-3, 2), st.floats(-2, -1e-3))),
-                min_size=1, max_size=12))
-def test_box_fischer_burmeister_vanishes_exactly_at_box_complementarity(entries):
-    """Billups' function is zero iff w in [l, u] and G >= 0 at l, G <= 0 at u, G = 0 inside (bounds
-    possibly infinite, possibly equal)."""
+BOX_ENTRIES = st.lists(st.tuples(st.sampled_from([-np.inf, -1.0, 0.0]), st.sampled_from([0.0, 1.0, np.inf]),
+                                 st.floats(-2, 2), st.one_of(st.just(0.0), st.floats(1e-3, 2), st.floats(-2, -1e-3))),
+                       min_size=1, max_size=12)
+
+
+def zeros_match_box_complementarity(phi_function, entries):
+    """Whether ``phi_function(w, G, l, u)`` vanishes exactly where w in [l, u] and G >= 0 at l, G <= 0 at
+    u, G = 0 inside (bounds possibly infinite, possibly equal)."""
     lower, upper, w, g = (np.array(v) for v in zip(*entries))
     upper = np.maximum(upper, lower)
     # Snap some points onto their bounds so that the solution set is hit, not only its complement.
@@ -186,9 +187,24 @@ def test_box_fischer_burmeister_vanishes_exactly_at_box_complementarity(entries)
     at_lower, at_upper = w == lower, w == upper
     holds = (w >= lower) & (w <= upper) & ((at_lower & at_upper) | (at_lower & (g >= 0)) | (at_upper & (g <= 0))
                                            | (~at_lower & ~at_upper & (g == 0)))
-    phi = np.asarray(_box_fischer_burmeister(jnp.asarray(w), jnp.asarray(g), jnp.asarray(lower), jnp.asarray(upper)))
-    assert np.all(np.isfinite(phi))
-    np.testing.assert_array_equal(np.abs(phi) < 1e-12, holds)
+    phi = np.asarray(phi_function(jnp.asarray(w), jnp.asarray(g), jnp.asarray(lower), jnp.asarray(upper)))
+    return bool(np.all(np.isfinite(phi)) and np.array_equal(np.abs(phi) < 1e-12, holds))
+
+
+@settings(deadline=None)
+@given(BOX_ENTRIES)
+def test_box_fischer_burmeister_vanishes_exactly_at_box_complementarity(entries):
+    """Billups' function is zero iff the box complementarity condition holds."""
+    assert zeros_match_box_complementarity(_box_fischer_burmeister, entries)
+
+
+def test_the_box_property_catches_a_function_that_ignores_upper_bounds():
+    """The same check finds a counterexample for the plain Fischer-Burmeister function of ``w >= l``,
+    which ignores ``u`` (e.g. w = u with G < 0 is a solution it rejects)."""
+    plain = lambda w, g, lower, upper: _box_fischer_burmeister(w, g, jnp.where(jnp.isfinite(lower), lower, -1e9), None)
+    counterexample = find(BOX_ENTRIES, lambda entries: not zeros_match_box_complementarity(plain, entries),
+                          settings=settings(deadline=None, database=None))
+    assert not zeros_match_box_complementarity(plain, counterexample)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
