@@ -105,10 +105,10 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
         raise ValueError(f"{type(game).__name__} has no shared constraints; use solve_vi")
     if method not in GNE_METHODS:
         raise ValueError(f"method must be one of {GNE_METHODS}; got {method!r}")
-    if method == "semismooth_newton" and not hasattr(game, "lower_bounds"):
-        raise ValueError(f"semismooth_newton in solve_gne needs polyhedral strategy sets (a game.lower_bounds() "
-                         f"method, see the docstring); {type(game).__name__} has none: use method='extragradient'")
     if method == "semismooth_newton":
+        if not hasattr(game, "lower_bounds"):
+            raise ValueError(f"semismooth_newton in solve_gne needs polyhedral strategy sets (a game.lower_bounds() "
+                             f"method, see the docstring); {type(game).__name__} has none: use method='extragradient'")
         lower = game.lower_bounds()
         if not isinstance(lower, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(lower))):
             raise ValueError("semismooth_newton needs finite lower_bounds() (strategy sets bounded below)")
@@ -202,7 +202,7 @@ def _solve_gne(game, step_size, tol, *, method, max_steps):
         # multipliers lam of the strategy sets' equalities E x = e free, mu >= 0; switched-off rows get
         # G = 1, whose complementary multiplier is 0.
         eq = _Equalities(game, vi.shape)
-        n, p = x0.size, eq.size
+        p = eq.size
         split = lambda w: (w[:n].reshape(vi.shape), w[n:n + p], w[n + p:])
 
         def G(w):
