@@ -1,0 +1,1 @@
+"""The solvers' shared kernel (private): results, iteration, adjoints, validation, checkpoints."""
