@@ -93,10 +93,13 @@ def demand_response_scenario(users: int, renewable_share, *, billing: str = "dai
                              slots: int = 24) -> DemandResponseGame:
     """A synthetic demand-response day: ``users`` households, ``slots`` slots, solar renewables.
 
-    Household ``n`` may draw ``upper_nt ~ U(0.5, 2)`` in slot ``t``, of which a quarter is an
-    inflexible baseline (``lower = upper / 4``); its daily energy is ``U(0.4, 0.7)`` of its room.
-    Slot costs ``C_t(L) = a_t L^2 + 0.1 L`` with ``a_t = 0.3 / users`` from 8:00 to 22:00 and
-    ``0.2 / users`` at night (per-household costs independent of the number of households).
+    Household ``n`` may draw ``upper_nt = u_nt s(h_t)`` in slot ``t`` (hour ``h_t``), ``u_nt ~ U(0.5, 2)``,
+    where ``s(h) = 0.5 + exp(-((h - 19) / 2.5)^2) + 0.4 exp(-((h - 8) / 2)^2)`` is a residential
+    profile with a morning bump and an evening peak; a quarter of it is an inflexible baseline
+    (``lower = upper / 4``) and its daily energy is ``U(0.4, 0.7)`` of its room, so households that
+    do not respond to prices load the grid in the evening. Slot costs ``C_t(L) = a_t L^2 + 0.1 L``
+    with ``a_t = 0.3 / users`` from 8:00 to 22:00 and ``0.2 / users`` at night (per-household costs
+    independent of the number of households).
     Renewables follow a solar profile ``max(0, sin(pi (h - 6) / 12))`` scaled so that at noon they
     cover ``renewable_share`` of the inflexible load: the net load never falls below
     ``(1 - renewable_share)`` times the baseline, so both billing rules are defined.
@@ -114,10 +117,11 @@ def demand_response_scenario(users: int, renewable_share, *, billing: str = "dai
         raise ValueError(f"renewable_share must lie in [0, 1]; got {renewable_share!r}")
     dtype = jnp.result_type(float)
     key_upper, key_energy = jax.random.split(jax.random.fold_in(jax.random.key(0), seed))
-    upper = jax.random.uniform(key_upper, (users, slots), dtype, minval=0.5, maxval=2.0)
+    hours = jnp.arange(slots, dtype=dtype) * (24.0 / slots)
+    profile = 0.5 + jnp.exp(-(((hours - 19.0) / 2.5) ** 2)) + 0.4 * jnp.exp(-(((hours - 8.0) / 2.0) ** 2))
+    upper = jax.random.uniform(key_upper, (users, slots), dtype, minval=0.5, maxval=2.0) * profile
     lower = 0.25 * upper
     energy = jax.random.uniform(key_energy, (users,), dtype, minval=0.4, maxval=0.7) * jnp.sum(upper, axis=1)
-    hours = jnp.arange(slots, dtype=dtype) * (24.0 / slots)
     a = jnp.where((hours >= 8) & (hours < 22), 0.3, 0.2) / users
     solar = jnp.maximum(0.0, jnp.sin(jnp.pi * (hours - 6.0) / 12.0))
     renewables = renewable_share * jnp.sum(lower, axis=0) * solar / jnp.max(solar)
