@@ -190,6 +190,7 @@ def _check_demand_response(columns):
 
 
 demand_response_study.check_rows = _check_demand_response
+demand_response_study.batch_size = 64  # a vmapped while_loop waits for its slowest row: small batches
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ def _check_cournot(columns):
 
 
 network_cournot_study.check_rows = _check_cournot
+network_cournot_study.batch_size = 64
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ returns one table: the parameter columns followed by ``fn``'s outputs.
 
 Execution. Rows are cut into chunks of ``chunk_size`` in table order. Inside a chunk, rows whose
 arguments agree in shape (and in the values of the *static* parameters: strings, bools, and those
-declared ``static``) form a group; each group runs as one ``jax.jit(jax.vmap(fn))`` call, padded to
-a power-of-two batch so that one compiled program serves every chunk (Bradbury et al. 2018). With
+declared ``static``) form a group; each group runs as ``jax.jit(jax.vmap(fn))`` calls of at most
+``batch_size`` rows, padded to a power of two so that a few compiled programs serve every chunk
+(Bradbury et al. 2018). With
 several local devices the batch is split across them (``jax.sharding.NamedSharding`` over the row
 axis). ``fn`` is written for one row and never sees the batch. A function that cannot be traced
 (it calls numpy or scipy on its inputs) runs row by row with ``vectorize=False``.
@@ -273,7 +274,7 @@ def _assemble(per_group: list[tuple[np.ndarray, dict]], n: int) -> dict[str, np.
 
 
 def _compute_chunk(programs: _Programs, columns: dict[str, np.ndarray], static: tuple[str, ...],
-                   vectorize: bool) -> dict[str, np.ndarray]:
+                   vectorize: bool, batch_size: int | None = None) -> dict[str, np.ndarray]:
     """``fn`` on every row of one chunk; returns the output columns in row order."""
     n = len(next(iter(columns.values())))
     if not vectorize:
@@ -291,27 +292,33 @@ def _compute_chunk(programs: _Programs, columns: dict[str, np.ndarray], static: 
     for i in range(n):
         groups.setdefault(_signature(columns, static, i), []).append(i)
     sharding, num_devices = _device_sharding()
-    per_group = []
-    for index in groups.values():
-        index = np.asarray(index)
-        first = index[0]
+    pending = []  # every batch is dispatched before any result is awaited (JAX runs them asynchronously)
+    for rows in groups.values():
+        rows = np.asarray(rows)
+        first = rows[0]
         static_values = {name: (columns[name][first] if columns[name].dtype == object else columns[name][first].item())
                          for name in static}
-        size = _next_bucket(len(index), num_devices)
-        padded = np.concatenate([index, np.full(size - len(index), first)])
-        batch = {name: (np.stack(list(c[padded])) if c.dtype == object else c[padded])
-                 for name, c in columns.items() if name not in static}
-        if sharding is not None:
-            batch = jax.device_put(batch, sharding)
-        out = programs(static_values)(batch, size)  # jax.device_get would sort the names: keep fn's order
-        per_group.append((index, {k: np.asarray(jax.device_get(v))[: len(index)] for k, v in out.items()}))
+        step = batch_size or len(rows)
+        for start in range(0, len(rows), step):
+            index = rows[start:start + step]
+            size = _next_bucket(len(index), num_devices)
+            padded = np.concatenate([index, np.full(size - len(index), first)])
+            batch = {name: (np.stack(list(c[padded])) if c.dtype == object else c[padded])
+                     for name, c in columns.items() if name not in static}
+            if sharding is not None:
+                batch = jax.device_put(batch, sharding)
+            pending.append((index, programs(static_values)(batch, size)))
+    # jax.device_get of the whole dict would sort the names: keep fn's order
+    per_group = [(index, {k: np.asarray(jax.device_get(v))[: len(index)] for k, v in out.items()})
+                 for index, out in pending]
     return _assemble(per_group, n)
 
 
 _WORKER_FUNCTIONS: dict[str, _Programs] = {}
 
 
-def _run_remote(payload: bytes, digest: str, columns: dict, static: tuple, vectorize: bool, x64: bool) -> dict:
+def _run_remote(payload: bytes, digest: str, columns: dict, static: tuple, vectorize: bool, x64: bool,
+                batch_size: int | None) -> dict:
     """The task an executor runs: one whole chunk. Compiled programs are kept per function per worker."""
     start = time.perf_counter()
     if bool(jax.config.jax_enable_x64) != x64:
@@ -319,7 +326,7 @@ def _run_remote(payload: bytes, digest: str, columns: dict, static: tuple, vecto
     programs = _WORKER_FUNCTIONS.get(digest)
     if programs is None:
         programs = _WORKER_FUNCTIONS[digest] = _Programs(pickle.loads(payload))
-    outputs = _compute_chunk(programs, columns, static, vectorize)
+    outputs = _compute_chunk(programs, columns, static, vectorize, batch_size)
     return {"outputs": outputs, "seconds": time.perf_counter() - start, "worker": f"{socket.gethostname()}:{os.getpid()}"}
 
 
@@ -406,11 +413,16 @@ def _part_is_complete(path: str, rows: int, spec_id: str) -> bool:
 # The driver
 
 
-def _validate(fn, table: ParameterTable, chunk_size, retries, static, vectorize):
+def _validate(fn, table: ParameterTable, chunk_size, batch_size, retries, static, vectorize):
     if not callable(fn):
         raise ValueError(f"fn must be callable (a function of one row); got {type(fn).__name__}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+    if batch_size is None:
+        batch_size = getattr(fn, "batch_size", None)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
     if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
         raise ValueError(f"retries must be a nonnegative integer; got {retries!r}")
     declared = tuple(static) if static is not None else ()
@@ -429,7 +441,7 @@ def _validate(fn, table: ParameterTable, chunk_size, retries, static, vectorize)
     check = getattr(fn, "validate_parameters", None)
     if check is not None:
         check(table)
-    return static_names, vectorize
+    return static_names, vectorize, None if batch_size is None else int(batch_size)
 
 
 def _trace_check(fn, table: ParameterTable, static: tuple[str, ...]) -> None:
@@ -493,7 +505,8 @@ def _dumps(fn) -> bytes:
 
 
 def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None = None, chunk_size: int = 256,
-          executor=None, progress: bool = True, static=None, vectorize: bool | None = None, retries: int = 2):
+          executor=None, progress: bool = True, static=None, vectorize: bool | None = None, batch_size: int | None = None,
+          retries: int = 2):
     """Evaluate ``fn(row)`` on every row of ``params``: chunked, vectorized, resumable, optionally distributed.
 
     Args:
@@ -514,6 +527,10 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
         array shapes, such as a number of users). String and bool parameters are always static.
       vectorize: ``False`` calls ``fn`` row by row with concrete values (functions that need numpy or
         scipy on their inputs); default ``getattr(fn, "vectorize", True)``.
+      batch_size: the most rows in one vectorized call (default ``getattr(fn, "batch_size", None)``:
+        a whole group of a chunk). A batched ``while_loop`` runs until its slowest row converges, so
+        solvers with data-dependent iteration counts are faster in small batches (the built-in
+        studies use 64); a chunk is the unit of files, tasks and resume, a batch the unit of ``vmap``.
       retries: how many times a failed chunk is run again before it is reported.
 
     Returns:
@@ -537,12 +554,13 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
     from tqdm.auto import tqdm
 
     table = as_parameter_table(params)
-    static_names, vectorize = _validate(fn, table, chunk_size, retries, static, vectorize)
+    static_names, vectorize, batch_size = _validate(fn, table, chunk_size, batch_size, retries, static, vectorize)
     chunk_size, n = int(chunk_size), len(table)
     num_chunks = -(-n // chunk_size)
     width = max(5, len(str(num_chunks - 1)))
     spec = {"function": _describe_function(fn), "parameters": table.spec, "rows": n, "chunk_size": chunk_size,
-            "static": list(static_names), "vectorize": vectorize, "x64": bool(jax.config.jax_enable_x64)}
+            "batch_size": batch_size, "static": list(static_names), "vectorize": vectorize,
+            "x64": bool(jax.config.jax_enable_x64)}
     spec_id = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
     pool, executor_name = _executor_of(executor)
     if vectorize:
@@ -615,7 +633,8 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
                 while True:
                     t0 = time.perf_counter()
                     try:
-                        outputs = _compute_chunk(programs, table.take(slice(start, stop)), static_names, vectorize)
+                        outputs = _compute_chunk(programs, table.take(slice(start, stop)), static_names, vectorize,
+                                                 batch_size)
                     except Exception as error:  # noqa: BLE001 - a chunk's failure is recorded, not fatal
                         if fail_attempt(k, error):
                             continue
@@ -632,7 +651,7 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
             def submit(k):
                 start, stop = chunks[k]["rows"]
                 return pool.submit(_run_remote, payload, digest, table.take(slice(start, stop)), static_names,
-                                   vectorize, x64)
+                                   vectorize, x64, batch_size)
 
             futures = {submit(k): k for k in pending}
             try:

@@ -38,8 +38,8 @@ def expected_row(row):
     return x**2 + 1.5 * x, x ** np.arange(row["n"]), x > 0
 
 
-def check_sweep_equals_loop(params: ParameterTable, chunk_size: int):
-    table = sweep(polynomial, params, chunk_size=chunk_size, progress=False)
+def check_sweep_equals_loop(params: ParameterTable, chunk_size: int, batch_size=None):
+    table = sweep(polynomial, params, chunk_size=chunk_size, batch_size=batch_size, progress=False)
     assert len(table) == len(params)
     for i, row in enumerate(params):
         value, powers, positive = expected_row(row)
@@ -57,9 +57,9 @@ def table_of(rows):
 
 
 @settings(max_examples=10)
-@given(rows=rows_strategy, chunk_size=st.integers(1, 5))
-def test_vectorized_chunks_equal_a_row_loop_in_table_order(rows, chunk_size):
-    check_sweep_equals_loop(table_of(rows), chunk_size)
+@given(rows=rows_strategy, chunk_size=st.integers(1, 5), batch_size=st.sampled_from([None, 1, 2, 3]))
+def test_vectorized_chunks_equal_a_row_loop_in_table_order(rows, chunk_size, batch_size):
+    check_sweep_equals_loop(table_of(rows), chunk_size, batch_size)
 
 
 def test_the_property_finds_a_sweep_that_writes_groups_back_one_after_another(monkeypatch):
