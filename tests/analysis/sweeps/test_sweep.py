@@ -218,3 +218,11 @@ def test_two_local_devices_shard_the_rows_and_give_the_same_table(tmp_path):
     assert json.loads((tmp_path / MANIFEST).read_text())["runs"][0]["device"]["count"] == 2
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path), sweep(polynomial, PARAMS, chunk_size=5, progress=False),
                                   check_exact=True)
+
+
+def test_progress_bar_shows_chunks_rate_and_time_left(capsys):
+    sweep(polynomial, PARAMS, chunk_size=4, progress=True)
+    bar = capsys.readouterr().err
+    assert "4/4" in bar and "rows/s" in bar and "chunk" in bar and "<" in bar  # done/total, rate, elapsed<left
+    sweep(polynomial, PARAMS, chunk_size=4, progress=False)
+    assert capsys.readouterr().err == ""
