@@ -11,7 +11,7 @@ import numpy as np
 
 from analysis import grid, sweep
 
-PAUSE_S = 0.15  # per chunk in slow_polynomial: long enough to kill a child mid-sweep
+PAUSE_S = 0.1  # per chunk in slow_polynomial: long enough to kill a child mid-sweep
 
 
 def polynomial(row):

@@ -127,14 +127,14 @@ def test_sigkill_mid_sweep_then_rerun_equals_an_uninterrupted_run(tmp_path):
                              env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
-        if os.path.isdir(out) and sum(f.startswith("part-") for f in os.listdir(out)) >= 3:
+        if os.path.isdir(out) and sum(f.startswith("part-") for f in os.listdir(out)) >= 2:
             break
         time.sleep(0.01)
     assert child.poll() is None, f"the child ended before it could be killed: {child.stderr.read().decode()[-2000:]}"
     child.send_signal(signal.SIGKILL)
     child.wait()
     done = sorted(f for f in os.listdir(out) if f.startswith("part-"))
-    assert 3 <= len(done) < 12  # killed mid-way
+    assert 2 <= len(done) < 12  # killed mid-way
     before = {f: os.stat(out / f).st_mtime_ns for f in done}
     (out / ".part-00011.parquet.x1y2.tmp").write_bytes(b"torn")  # what a kill inside a write leaves behind
     pd.read_parquet(out)  # a half-finished folder opens (hidden files are ignored)
