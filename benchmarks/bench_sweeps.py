@@ -77,14 +77,16 @@ def run(quick: bool = False):
                     if not table.equals(reference):
                         raise RuntimeError("the Dask table differs from the in-process one")
                     cluster_s[workers] = seconds
+                    with open(os.path.join(scratch, f"dask_{workers}", "_manifest.json")) as f:
+                        worker_cpu = json.load(f)["runs"][-1]["compute_cpu_s"]  # CPU seconds inside the workers
                     rows.append((f"LocalCluster, {workers} worker process{'es' if workers > 1 else ''} x 1 thread",
-                                 seconds, None))
+                                 seconds, worker_cpu))
                 load.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     table_lines = [f"| {name} | {seconds:.1f} s | {n / seconds:,.0f} | {local_s / seconds:.2f} | "
-                   + (f"{n / cpu:,.0f} |" if cpu else "(in the workers) |") for name, seconds, cpu in rows]
+                   + f"{n / cpu:,.0f} |" for name, seconds, cpu in rows]
     lines = [
         f"## Sweeps: {n:,} demand-response equilibria ({USERS} households x {SLOTS} slots, daily billing)",
         "",
@@ -109,6 +111,7 @@ def run(quick: bool = False):
     lines += ["", f"Caveat: the machine's 2 cores were shared with other engineers' jobs during this run (1-minute "
                   f"load average {', '.join(f'{x:.1f}' for x in load)} at the start, after the in-process rows "
                   "and after each cluster), so wall times, the Dask rows and the scaling efficiency are pessimistic "
-                  "and noisy; the CPU-second column (this process, all threads) is the load-independent figure. "
+                  "and noisy; the CPU-second column (this process's, all threads, for the in-process rows; the workers' "
+                  "chunk computations for the Dask rows) is the load-independent figure. "
                   "The in-process run lets XLA use both cores, each Dask worker one thread.", *notes]
     return [lines]

@@ -184,7 +184,7 @@ def demand_response_study(row: dict) -> dict:
 def _check_demand_response(columns):
     _integers(columns, "users", 1)
     _integers(columns, "slots", 1)
-    _integers(columns, "seed", 0)
+    _integers(columns, "seed", 0, 2**32 - 1)  # folded into a PRNG key as 32 bits
     _choices(columns, "billing", BILLING_RULES)
     _reals(columns, "renewable_share", lambda x: (x >= 0) & (x <= 1), "in [0, 1]")
 

@@ -320,14 +320,15 @@ _WORKER_FUNCTIONS: dict[str, _Programs] = {}
 def _run_remote(payload: bytes, digest: str, columns: dict, static: tuple, vectorize: bool, x64: bool,
                 batch_size: int | None) -> dict:
     """The task an executor runs: one whole chunk. Compiled programs are kept per function per worker."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if bool(jax.config.jax_enable_x64) != x64:
         jax.config.update("jax_enable_x64", x64)  # the sweep's precision, set at run time in the worker
     programs = _WORKER_FUNCTIONS.get(digest)
     if programs is None:
         programs = _WORKER_FUNCTIONS[digest] = _Programs(pickle.loads(payload))
     outputs = _compute_chunk(programs, columns, static, vectorize, batch_size)
-    return {"outputs": outputs, "seconds": time.perf_counter() - start, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    return {"outputs": outputs, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -544,7 +545,7 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
       SweepError: chunks that failed after their retries (all others are written; run again to retry).
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> from analysis import grid
       >>> table = sweep(lambda row: {"square": row["x"] ** 2}, grid(x=[1.0, 2.0, 3.0]), progress=False)
       >>> table["square"].tolist()
       [1.0, 4.0, 9.0]
@@ -567,9 +568,9 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
         _trace_check(fn, table, static_names)
 
     run_started, clock = _now(), time.perf_counter()
-    timing = {"compute_s": 0.0, "write_s": 0.0, "manifest_s": 0.0}
+    timing = {"compute_s": 0.0, "compute_cpu_s": 0.0, "write_s": 0.0, "manifest_s": 0.0}
     chunks = [{"index": k, "file": f"part-{k:0{width}d}.parquet", "rows": [k * chunk_size, min(n, (k + 1) * chunk_size)],
-               "status": "pending", "attempts": 0, "error": None, "seconds": None, "worker": None}
+               "status": "pending", "attempts": 0, "error": None, "seconds": None, "cpu_s": None, "worker": None}
               for k in range(num_chunks)]
     manifest = None
     if out is not None:
@@ -603,7 +604,9 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
             in_memory[k] = part
         timing["write_s"] += time.perf_counter() - t0
         timing["compute_s"] += result["seconds"]
-        chunks[k].update(status="done", error=None, seconds=round(result["seconds"], 4), worker=result["worker"])
+        timing["compute_cpu_s"] += result["cpu_s"]
+        chunks[k].update(status="done", error=None, seconds=round(result["seconds"], 4), cpu_s=round(result["cpu_s"], 4),
+                         worker=result["worker"])
         rows_done += stop - start
         bar.update(1)
         elapsed = time.perf_counter() - clock
@@ -631,7 +634,7 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
             for k in pending:
                 start, stop = chunks[k]["rows"]
                 while True:
-                    t0 = time.perf_counter()
+                    t0, cpu0 = time.perf_counter(), time.process_time()
                     try:
                         outputs = _compute_chunk(programs, table.take(slice(start, stop)), static_names, vectorize,
                                                  batch_size)
@@ -641,6 +644,7 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
                         break
                     chunks[k]["attempts"] += 1
                     finish_chunk(k, {"outputs": outputs, "seconds": time.perf_counter() - t0,
+                                     "cpu_s": time.process_time() - cpu0,
                                      "worker": f"{socket.gethostname()}:{os.getpid()}"})
                     break
         else:
@@ -679,10 +683,9 @@ def sweep(fn: Callable[[dict], dict], params, *, out: str | os.PathLike | None =
             if complete and manifest.get("finished") is None:
                 manifest["finished"] = _now()
             timing["manifest_s"] += time.perf_counter() - t0
+            computed = sum(1 for k in pending if chunks[k]["status"] == "done")
             manifest["runs"][-1].update(finished=_now(), wall_s=round(time.perf_counter() - clock, 4),
-                                        chunks_computed=sum(1 for c in chunks if c["index"] in set(pending)
-                                                            and c["status"] == "done"),
-                                        **{k: round(v, 4) for k, v in timing.items()})
+                                        chunks_computed=computed, **{k: round(v, 4) for k, v in timing.items()})
             _save_manifest(out, manifest)
     if failed:
         first = min(failed)
@@ -749,7 +752,7 @@ def _open_folder(out: str, spec: dict, spec_id: str, chunks: list[dict], table: 
         file = os.path.join(out, chunk["file"])
         start, stop = chunk["rows"]
         if os.path.exists(file) and _part_is_complete(file, stop - start, spec_id):
-            chunk.update(status="done", seconds=old.get("seconds"), worker=old.get("worker"))
+            chunk.update(status="done", seconds=old.get("seconds"), cpu_s=old.get("cpu_s"), worker=old.get("worker"))
         elif os.path.exists(file):
             os.unlink(file)  # incomplete or unreadable: computed again
     manifest["chunks"] = chunks

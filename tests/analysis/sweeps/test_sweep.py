@@ -102,8 +102,9 @@ def test_manifest_records_provenance_and_every_chunk(tmp_path):
     assert run["device"]["platform"] == jax.devices()[0].platform and run["device"]["count"] >= 1
     assert run["git"] is None or len(run["git"]["commit"]) == 40
     assert [(c["index"], c["status"], c["rows"]) for c in manifest["chunks"]] == [(0, "done", [0, 4]), (1, "done", [4, 6])]
-    for key in ("compute_s", "write_s", "manifest_s", "wall_s"):
+    for key in ("compute_s", "compute_cpu_s", "write_s", "manifest_s", "wall_s"):
         assert run[key] >= 0
+    assert all(c["cpu_s"] >= 0 and c["worker"] for c in manifest["chunks"])
 
 
 def test_a_different_spec_in_the_folder_is_refused_with_the_difference_named(tmp_path):
