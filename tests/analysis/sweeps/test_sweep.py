@@ -227,3 +227,17 @@ def test_progress_bar_shows_chunks_rate_and_time_left(capsys):
     assert "4/4" in bar and "rows/s" in bar and "chunk" in bar and "<" in bar  # done/total, rate, elapsed<left
     sweep(polynomial, PARAMS, chunk_size=4, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_rows_of_one_shape_share_one_trace_and_a_second_sweep_does_not_retrace():
+    traces = []
+
+    def counted(row):
+        traces.append(row["n"])  # runs when jax traces fn, not per row
+        return {"total": jnp.sum(jnp.arange(row["n"]) * row["x"])}
+
+    params = grid(n=[2, 3], x=np.linspace(0.0, 1.0, 8))  # two groups of 8 rows, one chunk, batches of 8
+    first = sweep(counted, params, static=["n"], chunk_size=16, progress=False)
+    assert sorted(traces) == [2, 2, 3, 3]  # per group: the shape check (one row) and the batch of 8
+    second = sweep(counted, params, static=["n"], chunk_size=16, progress=False)
+    assert len(traces) == 4 and second.equals(first)
