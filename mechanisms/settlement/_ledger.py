@@ -31,7 +31,10 @@ three ways:
   whole file to an earlier copy);
 - ``head_path=``: the ledger keeps the latest head in a separate file,
   written atomically (write, fsync, rename) after each commit, never moved
-  backwards or over evidence of tampering; ``verify()`` checks it;
+  backwards or over evidence of tampering; ``verify()`` checks it. A new
+  ledger starts it at the genesis head; an append never recreates a head file
+  that went missing (``verify`` reports it): to start anchoring an existing
+  ledger, save a verified head explicitly (``report.head.save(head_path)``);
 - ``key=``: heads carry an HMAC-SHA256 tag under a key the caller holds, so
   a head file (or a receipt stored somewhere untrusted) cannot be forged by
   whoever can rewrite the database but lacks the key.
@@ -334,6 +337,10 @@ class SettlementLedger:
             if _is_busy(err):  # still busy after the retries: a writer cannot start
                 raise
             self._broken = f"database unreadable: {err}"  # not a database, or a corrupt one: verify says so
+        if self.head_path is not None and not self._broken and not os.path.exists(self.head_path):
+            with self._lock:  # a new ledger starts its head file at the genesis head
+                if self._retrying(lambda: self._db.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]) == 0:
+                    self._publish(self._signed(0, GENESIS_HASH), create=True)
 
     def _create_schema(self):
         self._db.execute("PRAGMA synchronous=FULL")
@@ -375,9 +382,9 @@ class SettlementLedger:
         row = self._db.execute("SELECT hash FROM blocks WHERE height = ?", (index,)).fetchone()
         return row[0] if row else None
 
-    def _publish(self, head: LedgerHead) -> None:
+    def _publish(self, head: LedgerHead, *, create: bool = False) -> None:
         """Move the head file forward to ``head``; never backwards, never over a head our chain does not
-        extend (that is evidence of tampering, left for ``verify``)."""
+        extend, and never in place of a head file that went missing (evidence left for ``verify``)."""
         lock_file = open(self.head_path + ".lock", "a+b")
         try:
             if fcntl is not None:
@@ -387,6 +394,8 @@ class SettlementLedger:
             except FileNotFoundError:
                 current = None
             except (OSError, ValueError):
+                return
+            if current is None and not create:
                 return
             if current is not None:
                 if current.height >= head.height:
@@ -506,6 +515,19 @@ class SettlementLedger:
     def _verify(self, expected_head, atol) -> LedgerReport:
         if self._broken:
             return LedgerReport(False, 0, 0, self._broken)
+        anchors = []
+        if expected_head is not None:
+            anchors.append((expected_head, "expected_head", False))
+        head_file_problem = ""
+        if self.head_path is not None:
+            # Read before the blocks: the file only ever moves to committed heads, so the snapshot of the
+            # blocks taken next holds at least as many (other writers may commit in between).
+            try:
+                anchors.append((LedgerHead.load(self.head_path), "head file", True))
+            except FileNotFoundError:
+                head_file_problem = "head file missing"
+            except Exception as err:  # unreadable or malformed
+                head_file_problem = f"head file unreadable: {err}"
         try:
             rows = self._retrying(self._read_rows)
         except Exception as err:  # sqlite3.Error, text that is not UTF-8, ...: not a sound ledger
@@ -516,17 +538,8 @@ class SettlementLedger:
             if reason:
                 return LedgerReport(False, len(rows), len(hashes), reason)
             hashes.append(previous)
-        anchors = []
-        if expected_head is not None:
-            anchors.append((expected_head, "expected_head", False))
-        if self.head_path is not None:
-            try:
-                anchors.append((LedgerHead.load(self.head_path), "head file", True))
-            except FileNotFoundError:
-                if hashes:
-                    return LedgerReport(False, len(hashes), None, "head file missing")
-            except Exception as err:  # unreadable or malformed
-                return LedgerReport(False, len(hashes), None, f"head file unreadable: {err}")
+        if head_file_problem:
+            return LedgerReport(False, len(hashes), None, head_file_problem)
         for anchor, label, must_be_signed in anchors:
             problem = self._anchor_problem(anchor, hashes, label, must_be_signed=must_be_signed)
             if problem is not None:

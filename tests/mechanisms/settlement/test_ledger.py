@@ -265,6 +265,27 @@ def test_head_file_never_moves_backwards_nor_over_evidence(tmp_path):
         assert LedgerHead.load(head2).height == 5
 
 
+def test_a_deleted_head_file_is_not_recreated_by_appends(tmp_path):
+    path, head_path = tmp_path / "ledger.db", tmp_path / "ledger.head"
+    with SettlementLedger(path, head_path=head_path) as ledger:
+        assert LedgerHead.load(head_path) == LedgerHead(0, GENESIS_HASH)  # a new ledger starts anchored
+        assert ledger.verify().ok
+        fill(ledger, 2)
+    os.remove(head_path)
+    store_rows(path, rows_of(path)[:1])  # truncated, and its anchor deleted
+    with SettlementLedger(path, head_path=head_path) as ledger:
+        ledger.append({"kind": "note"})  # would re-bless the truncated chain if it recreated the file
+        assert not head_path.exists()
+        report = ledger.verify()
+        assert not report.ok and report.reason == "head file missing"
+    # Anchoring an existing ledger is an explicit act: save a head you have verified.
+    with SettlementLedger(path) as ledger:
+        report = ledger.verify()
+    report.head.save(head_path)
+    with SettlementLedger(path, head_path=head_path) as ledger:
+        assert ledger.verify().ok and ledger.verify().anchored == 2
+
+
 # -- verify never raises on what it reads -----------------------------------------------------------
 
 json_values = st.recursive(
