@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_real_array, check_real_scalar, check_unit_interval, real_dtype
+from .._validation import as_real_array, check_finite_array, check_real_scalar, check_unit_interval, real_dtype
 from ..sharing._reward_sharing import proportional_rewards
 
 __all__ = ["staking_rewards", "slash", "honesty_margin", "honest_validation_is_best_response"]
@@ -46,10 +46,13 @@ def _stakes(stakes, *, staked: bool = False):
 
 
 def _amount(value, name):
-    value = check_real_scalar(value, name)
-    if not isinstance(value, jax.core.Tracer) and not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-    return value
+    """A real, finite amount: a number (kept a Python float, weakly typed) or an array (one per market)."""
+    if np.ndim(value) == 0 and not isinstance(value, jax.core.Tracer):
+        value = check_real_scalar(value, name)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite; got {value!r}")
+        return value
+    return check_finite_array(value, name)
 
 
 def staking_rewards(stakes, reward):

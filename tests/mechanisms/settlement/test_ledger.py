@@ -466,7 +466,7 @@ CONCURRENT_WRITER = textwrap.dedent(
     for k in range(count):
         receipt = ledger.append({"kind": "note", "writer": os.getpid(), "k": k})
         print(json.dumps([receipt.height, receipt.hash, receipt.tag]), flush=True)
-        if k % 5 == 4:
+        if k % 3 == 2:
             assert ledger.verify().ok
     """
 )
@@ -474,7 +474,7 @@ CONCURRENT_WRITER = textwrap.dedent(
 
 def test_concurrent_writer_processes_append_without_an_error(tmp_path):
     path, head_path, go = tmp_path / "ledger.db", tmp_path / "ledger.head", tmp_path / "go"
-    writers, count = 4, 25
+    writers, count = 4, 15
     processes = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, ledger_module.__file__, str(path),
                                    str(head_path), str(count), str(go)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(writers)]
