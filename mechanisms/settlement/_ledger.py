@@ -17,7 +17,7 @@ removed and the rest relinked, or the file emptied: the remainder is still a
 valid chain. What makes those detectable is a *head* kept elsewhere:
 ``LedgerHead(height, hash)``, the number of blocks and the hash of the last
 one (RFC 6962's signed tree head: tree size and root hash; Crosby and Wallach
-2009's commitments, which auditors keep to check that the log "as seen now
+2009's commitments, which auditors keep to check that "the log, as seen now,
 is consistent with how it was seen in the past"). Because ``h_{n-1}`` commits
 to every earlier block, a kept head ``(n, h)`` vouches for blocks ``0..n-1``:
 :meth:`SettlementLedger.verify` with ``expected_head`` fails if the ledger
