@@ -302,7 +302,8 @@ class SettlementLedger:
       key: optional HMAC key (bytes or str) the caller holds: heads (receipts and the head file)
         carry a tag only the key's holder can make, and ``verify`` checks it.
       head_path: optional file where the ledger keeps its latest head (written atomically after
-        every commit); ``verify`` then checks the chain against it.
+        every commit, writers ordered by an advisory lock on ``head_path + ".lock"``); ``verify``
+        then checks the chain against it.
       timeout: seconds a writer waits for another's transaction (SQLite's busy timeout).
       retries: attempts of one append before a busy database is reported (with jittered backoff).
 
@@ -326,6 +327,8 @@ class SettlementLedger:
             raise ValueError(f"retries must be a positive integer; got {retries!r}")
         self.path = os.fspath(path)
         self.head_path = None if head_path is None else os.fspath(head_path)
+        if self.head_path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(self.head_path))):
+            raise ValueError(f"head_path must be in an existing directory; got {self.head_path!r}")
         self._key = None if key is None else bytes(key)
         self._retries = retries
         self._lock = threading.RLock()  # one connection shared by this object's threads

@@ -594,6 +594,8 @@ def test_bad_arguments():
         SettlementLedger(":memory:", timeout=-1.0)
     with pytest.raises(ValueError, match="retries"):
         SettlementLedger(":memory:", retries=0)
+    with pytest.raises(ValueError, match="head_path"):
+        SettlementLedger(":memory:", head_path="/nonexistent-directory/ledger.head")
     ledger = SettlementLedger(":memory:")
     with pytest.raises(ValueError, match="expected_head"):
         ledger.verify(expected_head=(1, "not a hash"))
