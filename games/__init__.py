@@ -7,6 +7,7 @@ Public names are re-exported here; the code lives in private modules.
 from ._cournot import NetworkCournotGame, network_cournot_game
 from ._federated import FederatedContributionGame, federated_contribution_game
 from ._demand_response import DemandResponseGame, capped_simplex, datacenter_user, demand_response_game
+from .energy import PricedDemandResponseGame, priced_demand_response_game  # after capped_simplex, which it uses
 from ._nfg import parse_nfg, read_nfg, write_nfg
 from ._normal_form import (
     NormalFormGame,
@@ -46,6 +47,8 @@ __all__ = [
     "demand_response_game",
     "datacenter_user",
     "capped_simplex",
+    "PricedDemandResponseGame",
+    "priced_demand_response_game",
     "NetworkCournotGame",
     "network_cournot_game",
     "FederatedContributionGame",

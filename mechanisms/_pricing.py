@@ -12,7 +12,9 @@ Every rule returns each user's bill ``(..., N)``.
 - Hourly proportional billing: ``bill_n = sum_t (l_nt / L_t) C_t(L_t)``.
 - A parametric monotone price of load for learning: ``p(L) = theta_0 + sum_k
   softplus(theta_k) max(L - L_k, 0)``, nondecreasing in ``L`` for every
-  ``theta`` (a pytree), differentiable in ``theta``.
+  ``theta`` (a pytree), differentiable in ``theta``; per hour when its arrays
+  carry an hour axis, and smooth (convex, ``p'' <= p' / tau``) with a
+  smoothing width ``tau``.
 - Locational marginal prices of a DC optimal power flow, from HiGHS duals
   (scipy, outside jit): see :func:`dc_opf_lmp`.
 
@@ -167,18 +169,33 @@ def hourly_proportional_bills(loads, *, a, b, renewables=0.0):
 @dataclasses.dataclass(frozen=True)
 class MonotonePrice:
     """Parameters of :func:`monotone_price`: ``base`` and raw ``slopes`` (softplus makes them >= 0);
-    ``knots`` (static) are the loads where the slope changes."""
+    ``knots`` (static) are the loads where the slope changes; ``smoothing`` (static, default 0: exact
+    kinks) is the width ``tau`` of the smoothed ramps.
+
+    Hour-dependent prices: give ``base`` shape ``(T,)`` and ``slopes`` shape ``(T, K)`` (or ``(K,)``
+    for slopes shared by all hours) and evaluate on loads whose last axis is the hour."""
 
     base: jax.Array
     slopes: jax.Array
     knots: tuple[float, ...] = dataclasses.field(metadata=dict(static=True), default=())
+    smoothing: float = dataclasses.field(metadata=dict(static=True), default=0.0)
 
 
-jax.tree_util.register_dataclass(MonotonePrice, data_fields=["base", "slopes"], meta_fields=["knots"])
+jax.tree_util.register_dataclass(MonotonePrice, data_fields=["base", "slopes"], meta_fields=["knots", "smoothing"])
 
 
 def monotone_price(params: MonotonePrice, load):
-    """``p(L) = base + sum_k softplus(slopes_k) max(L - knots_k, 0)``: nondecreasing in ``L`` for any parameters.
+    """``p(L) = base + sum_k softplus(slopes_k) ramp(L - knots_k)``: nondecreasing in ``L`` for any parameters.
+
+    ``ramp(z) = max(z, 0)`` (``smoothing = 0``) or ``tau softplus(z / tau)`` (``smoothing = tau > 0``),
+    so ``p`` is convex and nondecreasing for any ``base`` and ``slopes``. With smoothing it is smooth,
+    strictly increasing, and its curvature is bounded by its slope: ``p'(L) = sum_k c_k sigma_k`` and
+    ``p''(L) = sum_k c_k sigma_k (1 - sigma_k) / tau <= p'(L) / tau`` (``c_k = softplus(slopes_k)``,
+    ``sigma_k = sigmoid((L - knots_k) / tau)``), whatever the parameters: the property that keeps a
+    game of users paying this price monotone (:class:`games.PricedDemandResponseGame`).
+
+    Broadcasting gives hour-dependent prices: ``base (T,)``, ``slopes (T, K)`` and ``load (..., T)``
+    price every hour with its own curve.
 
     Example:
       >>> params = MonotonePrice(jnp.array(1.0), jnp.array([0.0, -50.0]), knots=(0.0, 10.0))
@@ -188,9 +205,13 @@ def monotone_price(params: MonotonePrice, load):
     if len(params.knots) != jnp.shape(params.slopes)[-1]:
         raise ValueError(f"MonotonePrice needs one knot per slope; got {len(params.knots)} knots and "
                          f"slopes of shape {jnp.shape(params.slopes)}")
+    tau = params.smoothing
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau >= 0 or tau == float("inf"):
+        raise ValueError(f"MonotonePrice smoothing must be a finite number >= 0; got {tau!r}")
     load = jnp.asarray(load)
     knots = jnp.asarray(params.knots, dtype=jnp.result_type(load, float))
-    ramps = jnp.maximum(load[..., None] - knots, 0.0)
+    shifted = load[..., None] - knots
+    ramps = tau * jax.nn.softplus(shifted / tau) if tau > 0 else jnp.maximum(shifted, 0.0)
     return params.base + jnp.sum(jax.nn.softplus(params.slopes) * ramps, axis=-1)
 
 

@@ -19,6 +19,10 @@ complementarity Newton method of ``solve_gne``: ``lower_bounds()``, optionally
 ``upper_bounds()`` and equalities ``equality_values(x)``, ``equality_adjoint(lam)``,
 ``equality_target()``.
 
+Mechanism design: ``design`` learns a rule's parameters by gradient steps through the players'
+equilibrium (implicit derivatives, augmented Lagrangian constraints, scenarios, checkpoints);
+``stackelberg`` is a leader's commitment against its followers' equilibrium.
+
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
@@ -31,6 +35,7 @@ from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
 from ._support_enumeration import support_enumeration
 from ._variational import VI_METHODS, VariationalEquilibrium, natural_map_residual, solve_vi
 from ._zero_sum import MinimaxSolution, zero_sum_lp
+from .design import DesignResult, design, stackelberg
 
 __all__ = [
     "Equilibrium",
@@ -55,4 +60,7 @@ __all__ = [
     "natural_map_residual",
     "solve_gne",
     "GeneralizedEquilibrium",
+    "design",
+    "stackelberg",
+    "DesignResult",
 ]

@@ -1,0 +1,599 @@
+"""Mechanism design through equilibria: learn a rule's parameters by differentiating the players' equilibrium.
+
+A designer chooses parameters ``theta`` (a pricing rule, subsidies, a reward rule); the players answer
+with the equilibrium ``x*(theta)`` of the game ``game_fn(theta)``; the designer pays
+``f(theta, x*(theta))``. :func:`design` solves the bilevel program
+
+    minimize_theta  f(theta, game(theta), x*(theta))
+    subject to      g(theta, game(theta), x*(theta)) <= 0,   h(theta, game(theta), x*(theta)) = 0,
+                    x*(theta) an equilibrium of game(theta)  (the lower level, solved by ``solve``),
+
+with first-order steps (any optax optimizer) on the gradient ``d f / d theta``, which flows through the
+equilibrium by implicit differentiation (:func:`~solvers.solve_vi` and :func:`~solvers.solve_gne` attach
+a custom VJP from the implicit function theorem; the solver's iterations are never unrolled).
+
+Constraints enter through the augmented Lagrangian (method of multipliers; Hestenes 1969, Powell 1969),
+in Rockafellar's (1973) form for inequalities:
+
+    L(theta; lam, nu, rho) = f + (1 / (2 rho)) sum_i [max(0, lam_i + rho g_i)^2 - lam_i^2]
+                               + sum_j nu_j h_j + (rho / 2) sum_j h_j^2.
+
+The optimizer runs phases of ``phase_steps`` steps on ``L`` with the multipliers fixed; between phases
+``lam <- max(0, lam + rho g)``, ``nu <- nu + rho h``, and ``rho <- min(growth rho, max_penalty)`` when
+the violation did not fall below a quarter of the previous phase's (Bertsekas 1982, ch. 2; Nocedal and
+Wright 2006, Alg. 17.4). The first-order conditions of ``L`` at the multipliers' fixed point are the KKT
+conditions of the design problem.
+
+Under uncertainty (``scenarios``: a pytree whose leaves share a leading axis, e.g. 64 days of
+renewable output), the game is ``game_fn(theta, scenario)``, all scenarios are solved in one vmapped
+call, and the objective is the mean over scenarios (sample-average approximation; Shapiro, Dentcheva
+and Ruszczynski 2009); constraints are averaged too (``scenario_constraints="mean"``) or imposed in
+every scenario (``"each"``).
+
+Safeguards. Every candidate step's equilibrium is checked: a step whose inner solve does not report
+``CONVERGED`` (in any scenario), or whose Lagrangian or gradient is not finite, is rejected (the
+parameters and the optimizer state stay as they were), recorded in ``history`` with
+``accepted=False``, and the next step is tried at half the length (the optimizer's update is scaled by
+``step_scale``, which doubles back towards 1 after each accepted step); ``max_rejections`` rejections
+in a row stop the run with status ``DEGENERATE``. Before the first step ``design`` checks its
+inputs, that ``game_fn``, ``objective`` and the constraints can be traced by JAX, that the equilibrium
+at ``params0`` converges with finite gradients, and, when ``params0`` violates the constraints, that
+the violation can be reduced (a projected Gauss-Newton probe on the violation; a stationary point
+with a positive violation, e.g. a subsidy budget below zero when subsidies are bounded below by zero,
+is reported as infeasible). All of these raise ``ValueError`` before the loop.
+
+References: M. R. Hestenes (1969), "Multiplier and gradient methods", JOTA 4(5); M. J. D. Powell
+(1969), "A method for nonlinear constraints in minimization problems", in *Optimization* (Fletcher,
+ed.); R. T. Rockafellar (1973), "A dual approach to solving nonlinear programming problems by
+unconstrained optimization", Math. Programming 5; D. P. Bertsekas (1982), *Constrained Optimization
+and Lagrange Multiplier Methods*; J. Nocedal and S. J. Wright (2006), *Numerical Optimization*, 2nd
+ed.; M. Blondel et al. (2022), "Efficient and modular implicit differentiation", NeurIPS (implicit
+gradients); S. Dempe (2002), *Foundations of Bilevel Programming* (the bilevel program).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from solvers._core._checkpoint import Checkpointer, fingerprint
+
+from .._result import Status
+from .._variational import solve_vi
+
+__all__ = ["design", "DesignResult"]
+
+_TRACE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+                 jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError,
+                 jax.errors.UnexpectedTracerError)
+_HISTORY_FIELDS = ("objective", "violation", "lagrangian", "residual", "equilibrium_status", "accepted",
+                   "step_scale", "penalty")
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignResult:
+    """What :func:`design` (and :func:`~solvers.stackelberg`) return.
+
+    Attributes:
+      params: the final parameters (same pytree as ``params0``).
+      equilibrium: the solver's result at ``params`` (with a leading scenario axis under ``scenarios``).
+      objective: the objective at ``params`` (the mean over scenarios); for :func:`~solvers.stackelberg`
+        the leader's payoff.
+      violation: the largest constraint violation at ``params``, ``max(max_i g_i^+, max_j |h_j|)``
+        (0 without constraints).
+      status: a :class:`~solvers.Status`: ``CONVERGED`` when the run finished with the equilibrium
+        converged and ``violation <= constraint_tol``; ``MAX_STEPS`` when the steps ran out with the
+        constraints still violated; ``DEGENERATE`` when ``max_rejections`` consecutive steps failed
+        (the inner solver does not converge near ``params``). It certifies feasibility and the
+        equilibrium, not optimality: ``history`` shows the objective's trajectory.
+      history: per step (one row per attempted step), numpy arrays: ``objective``, ``violation``,
+        ``lagrangian`` (at the candidate parameters), ``residual`` (the equilibrium's largest residual),
+        ``equilibrium_status`` (the worst status over scenarios), ``accepted``, ``step_scale``,
+        ``penalty``. ``pandas.DataFrame(result.history)`` makes it a table.
+      multipliers: ``(lam, nu)``, the final multiplier estimates of the inequality and equality
+        constraints (numpy; their sensitivities: ``d objective / d bound``).
+      penalty: the final penalty ``rho``.
+    """
+
+    params: Any
+    equilibrium: Any
+    objective: float
+    violation: float
+    status: Status
+    history: dict
+    multipliers: tuple
+    penalty: float
+
+    @property
+    def converged(self) -> bool:
+        return self.status == Status.CONVERGED
+
+
+# ----------------------------------------------------------------------------------------------------
+# validation
+
+
+def _check_callable(fn, name):
+    if not callable(fn):
+        raise ValueError(f"{name} must be callable; got {type(fn).__name__}")
+
+
+def _check_functions(fns, name):
+    if callable(fns):
+        fns = (fns,)
+    try:
+        fns = tuple(fns)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of functions (params, game, equilibrium) -> array") from None
+    for k, fn in enumerate(fns):
+        _check_callable(fn, f"{name}[{k}]")
+    return fns
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+def _check_positive(value, name, minimum=0.0, strict=True):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(v) or (v <= minimum if strict else v < minimum):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
+    return v
+
+
+def _as_float_tree(tree, name):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    if not leaves:
+        raise ValueError(f"{name} must be a pytree with at least one array")
+    out = []
+    for k, leaf in enumerate(leaves):
+        if isinstance(leaf, jax.core.Tracer):
+            raise ValueError(f"{name} must be concrete (design runs outside jit); leaf {k} is traced")
+        arr = jnp.asarray(leaf)
+        if not jnp.issubdtype(arr.dtype, jnp.inexact):
+            arr = arr.astype(jnp.result_type(float))
+        if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+            raise ValueError(f"{name} must be real; leaf {k} is {arr.dtype}")
+        if not bool(jnp.all(jnp.isfinite(arr))):
+            raise ValueError(f"{name} must be finite; leaf {k} (shape {arr.shape}) has NaN or infinity")
+        out.append(arr)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _check_scenarios(scenarios):
+    leaves = jax.tree_util.tree_leaves(scenarios)
+    if not leaves:
+        raise ValueError("scenarios must be a pytree of arrays with a leading scenario axis")
+    sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else None for leaf in leaves}
+    if None in sizes or len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"every leaf of scenarios needs the same leading (scenario) axis of length >= 1; got "
+                         f"shapes {[np.shape(leaf) for leaf in leaves]}")
+    for k, leaf in enumerate(leaves):
+        arr = np.asarray(leaf)
+        if np.issubdtype(arr.dtype, np.number) and not np.isfinite(arr).all():
+            raise ValueError(f"scenarios must be finite; leaf {k} has NaN or infinity")
+    return jax.tree_util.tree_map(jnp.asarray, scenarios), sizes.pop()
+
+
+def _check_bounds(bounds, params0):
+    if bounds is None:
+        return None
+    try:
+        lower, upper = bounds
+    except (TypeError, ValueError):
+        raise ValueError("bounds must be a pair (lower, upper) of pytrees like params0 (or scalars)") from None
+    structure = jax.tree_util.tree_structure(params0)
+
+    def broadcast(b, name):
+        if jax.tree_util.tree_structure(b) == structure:
+            leaves = jax.tree_util.tree_leaves(b)
+        elif np.ndim(b) == 0 and not isinstance(b, (tuple, list, dict)):
+            leaves = [b] * structure.num_leaves
+        else:
+            raise ValueError(f"bounds {name} must be a scalar or a pytree with the structure of params0")
+        out = []
+        for leaf, p in zip(leaves, jax.tree_util.tree_leaves(params0)):
+            arr = np.asarray(leaf, dtype=float)
+            try:
+                arr = np.broadcast_to(arr, p.shape)
+            except ValueError:
+                raise ValueError(f"bounds {name}: shape {arr.shape} does not broadcast to {p.shape}") from None
+            if np.isnan(arr).any():
+                raise ValueError(f"bounds {name} must not be NaN")
+            out.append(jnp.asarray(arr, p.dtype))
+        return jax.tree_util.tree_unflatten(structure, out)
+
+    lower, upper = broadcast(lower, "lower"), broadcast(upper, "upper")
+    for lo, hi, p in zip(*(jax.tree_util.tree_leaves(t) for t in (lower, upper, params0))):
+        if bool(jnp.any(lo > hi)):
+            raise ValueError("bounds: lower exceeds upper somewhere")
+        if bool(jnp.any((p < lo) | (p > hi))):
+            raise ValueError("params0 lies outside bounds")
+    return lower, upper
+
+
+def _stack(values, name):
+    parts = []
+    for k, v in enumerate(values):
+        v = jnp.asarray(v)
+        if not jnp.issubdtype(v.dtype, jnp.floating):
+            raise ValueError(f"{name}[{k}] must return a real floating array; got dtype {v.dtype}")
+        parts.append(v.ravel())
+    return jnp.concatenate(parts) if parts else jnp.zeros((0,))
+
+
+# ----------------------------------------------------------------------------------------------------
+# the evaluation: equilibrium, objective, constraints, augmented Lagrangian and its gradient
+
+
+class _Problem:
+    """The compiled pieces of one design problem (closes over the user's functions)."""
+
+    def __init__(self, game_fn, objective, constraints, equalities, solve, scenarios, scenario_constraints, bounds):
+        self.game_fn, self.objective, self.solve = game_fn, objective, solve
+        self.constraints, self.equalities = constraints, equalities
+        self.scenarios, self.scenario_constraints, self.bounds = scenarios, scenario_constraints, bounds
+        self.evaluate = jax.jit(self._evaluate)
+
+    def one(self, params, scenario=None):
+        game = self.game_fn(params) if scenario is None else self.game_fn(params, scenario)
+        eq = self.solve(game)
+        f = jnp.asarray(self.objective(params, game, eq))
+        g = _stack([c(params, game, eq) for c in self.constraints], "constraints")
+        h = _stack([e(params, game, eq) for e in self.equalities], "equalities")
+        return f, g, h, eq
+
+    def forward(self, params):
+        if self.scenarios is None:
+            f, g, h, eq = self.one(params)
+            return f, g, h, eq, jnp.max(eq.residual), jnp.max(eq.status)
+        f, g, h, eq = jax.vmap(lambda s: self.one(params, s))(self.scenarios)
+        if self.scenario_constraints == "mean":
+            g, h = jnp.mean(g, axis=0), jnp.mean(h, axis=0)
+        else:
+            g, h = g.ravel(), h.ravel()
+        return jnp.mean(f), g, h, eq, jnp.max(eq.residual), jnp.max(eq.status)
+
+    def _evaluate(self, params, lam, nu, rho, weight):
+        def lagrangian(p):
+            f, g, h, eq, residual, status = self.forward(p)
+            augmented = (jnp.sum(jnp.maximum(0.0, lam + rho * g) ** 2) - jnp.sum(lam**2)) / (2.0 * rho)
+            augmented = augmented + jnp.sum(nu * h) + 0.5 * rho * jnp.sum(h**2)
+            return weight * f + augmented, (f, g, h, eq, residual, status)
+
+        (value, (f, g, h, eq, residual, status)), grad = jax.value_and_grad(lagrangian, has_aux=True)(params)
+        finite = jnp.isfinite(value) & jnp.all(jnp.stack(
+            [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(grad)]))
+        return dict(lagrangian=value, objective=f, g=g, h=h, equilibrium=eq, residual=residual, status=status,
+                    grad=grad, finite=finite)
+
+    def project(self, params):
+        if self.bounds is None:
+            return params
+        lower, upper = self.bounds
+        return jax.tree_util.tree_map(jnp.clip, params, lower, upper)
+
+
+def _violation(ev) -> float:
+    g, h = np.asarray(ev["g"]), np.asarray(ev["h"])
+    parts = [np.maximum(g, 0.0).max(initial=0.0), np.abs(h).max(initial=0.0)]
+    return float(max(parts)) if np.all(np.isfinite(parts)) else float("inf")
+
+
+def _accepted(ev) -> bool:
+    return int(ev["status"]) == Status.CONVERGED and bool(ev["finite"])
+
+
+def _tree_norm(tree) -> float:
+    return float(jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(tree))))
+
+
+def _first_checks(problem, params0):
+    """Traceability, shapes and the evaluation at ``params0`` (ValueError on any problem)."""
+    scenario0 = None if problem.scenarios is None else jax.tree_util.tree_map(lambda s: s[0], problem.scenarios)
+    call = (lambda p: problem.game_fn(p)) if scenario0 is None else (lambda p: problem.game_fn(p, scenario0))
+    try:  # eagerly: the game's own validation of concrete parameters runs here
+        call(params0)
+    except ValueError as error:
+        error.add_note("(raised by game_fn at params0, before the design loop)")
+        raise
+    try:
+        jax.eval_shape(call, params0)
+    except _TRACE_ERRORS as error:
+        raise ValueError("game_fn must be traceable by JAX (design differentiates through it): it converts a "
+                         "traced parameter to a Python or numpy value or branches on it. Build the game with "
+                         "jnp operations, e.g. dataclasses.replace(base_game, field=params). JAX said: "
+                         + str(error).splitlines()[0]) from None
+    try:
+        shapes = jax.eval_shape(problem.forward, params0)
+    except _TRACE_ERRORS as error:
+        raise ValueError("objective, constraints, equalities and solve must be traceable by JAX (no float(), "
+                         "np.asarray() or Python branches on traced values). JAX said: "
+                         + str(error).splitlines()[0]) from None
+    f_shape = shapes[0]
+    if f_shape.shape != () or not jnp.issubdtype(f_shape.dtype, jnp.floating):
+        raise ValueError(f"objective must return a real scalar; got shape {f_shape.shape} and dtype {f_shape.dtype}")
+    eq = shapes[3]
+    if not (hasattr(eq, "status") and hasattr(eq, "residual")):
+        raise ValueError("solve must return a result with status and residual (e.g. solvers.solve_vi, solve_gne)")
+    return shapes[1].shape[0], shapes[2].shape[0]
+
+
+def _feasibility_probe(problem, params, zeros, rho, tol, max_iterations=20):
+    """Projected Gauss-Newton steps on ``V = (|g+|^2 + |h|^2) / 2`` from ``params``; ValueError when they
+    reach a stationary point of ``V`` with a violation above ``tol``; silent when the constraints are
+    met or the probe is inconclusive."""
+    lam, nu = zeros
+    evaluate = lambda p: problem.evaluate(p, lam, nu, rho, 0.0)  # weight 0: L = rho V
+    ev = evaluate(params)
+    for _ in range(max_iterations):
+        violation = _violation(ev)
+        if violation <= tol:
+            return
+        V = float(ev["lagrangian"]) / rho
+        gradient = jax.tree_util.tree_map(lambda d: d / rho, ev["grad"])
+        norm2 = _tree_norm(gradient) ** 2
+        step = 2.0 * V / norm2 if norm2 > 0 else 0.0  # the Gauss-Newton step for one residual
+        moved = False
+        for _ in range(40):
+            candidate = problem.project(jax.tree_util.tree_map(lambda p, d: p - step * d, params, gradient))
+            displacement = jax.tree_util.tree_map(jnp.subtract, params, candidate)
+            if _tree_norm(displacement) == 0.0:
+                break  # projection undoes the step: stationary on the bounds
+            trial = evaluate(candidate)
+            decrease = sum(float(jnp.vdot(d, s)) for d, s in zip(jax.tree_util.tree_leaves(gradient),
+                                                                    jax.tree_util.tree_leaves(displacement)))
+            if _accepted(trial) and float(trial["lagrangian"]) / rho <= V - 1e-4 * decrease:
+                params, ev, moved = candidate, trial, True
+                break
+            step *= 0.5
+        if not moved:
+            g, h = np.asarray(ev["g"]), np.asarray(ev["h"])
+            worst = (f"inequality {int(np.argmax(g))} at {g.max():.6g}" if g.size and g.max() >= np.abs(h).max(
+                initial=0.0) else f"equality {int(np.argmax(np.abs(h)))} at {h[np.argmax(np.abs(h))]:.6g}")
+            raise ValueError(
+                f"the constraints cannot be met: the constraint violation stops decreasing at {violation:.6g} "
+                f"(> constraint_tol = {tol:g}; worst: {worst}), a stationary point of the violation"
+                f"{' on the bounds' if problem.bounds is not None else ''}. The constraint set is infeasible "
+                "(e.g. a budget below what the parameters' domain allows), or params0 sits at a stationary "
+                "point of the violation: check the constraints, or start elsewhere")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the design loop
+
+
+def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable = solve_vi,
+           optimizer: optax.GradientTransformation = optax.adam(1e-2), steps: int = 500, constraints=(),
+           equalities=(), scenarios=None, scenario_constraints: str = "mean", bounds=None, checkpoint=None,
+           checkpoint_every: int = 10, progress: bool = True, phase_steps: int = 50, penalty: float = 10.0,
+           penalty_growth: float = 10.0, max_penalty: float = 1e8, constraint_tol: float = 1e-6,
+           max_rejections: int = 30) -> DesignResult:
+    """Learn a mechanism's parameters by gradient steps through the players' equilibrium.
+
+    Minimizes ``objective(params, game, equilibrium)`` over ``params``, where ``game = game_fn(params)``
+    and ``equilibrium = solve(game)``, subject to ``constraints <= 0`` and ``equalities == 0`` (functions
+    of the same arguments returning arrays) by an augmented Lagrangian (Hestenes 1969; Powell 1969;
+    Rockafellar 1973's form for inequalities): see the module docstring for the method, the step
+    rejection and the checks made before the first step.
+
+    Args:
+      game_fn: ``params -> game`` (or ``(params, scenario) -> game`` with ``scenarios``), traceable: e.g.
+        ``lambda p: dataclasses.replace(base, cost_linear=base.cost_linear - p)``. It is also called
+        once eagerly on ``params0``, so a game constructor's validation of concrete parameters runs
+        before the loop.
+      params0: the initial parameters, any pytree of real arrays.
+      objective: ``(params, game, equilibrium) -> scalar``, minimized.
+      solve: ``game -> equilibrium`` with implicit derivatives and a ``status``, e.g. :func:`~solvers.solve_vi`
+        (default), ``functools.partial(solve_vi, method="semismooth_newton")`` or :func:`~solvers.solve_gne`.
+      optimizer: an optax gradient transformation (default Adam, learning rate 1e-2). A learning-rate
+        schedule that decays to a small value gives the most accurate final parameters.
+      steps: design steps (each one candidate update, accepted or rejected).
+      constraints: functions ``(params, game, equilibrium) -> array`` that must be ``<= 0``.
+      equalities: functions ``(params, game, equilibrium) -> array`` that must be ``0`` (e.g. budget balance).
+        Scale constraints to order one (relative imbalance rather than dollars): ``constraint_tol`` is absolute.
+      scenarios: optional pytree of arrays with a leading scenario axis; the game is then
+        ``game_fn(params, scenario)``, every scenario is solved in one vmapped call, and the objective
+        is the scenario mean.
+      scenario_constraints: ``"mean"`` (constraints hold on average over scenarios) or ``"each"`` (in
+        every scenario).
+      bounds: optional ``(lower, upper)``, scalars or pytrees like ``params0``; candidate parameters are
+        clipped to them (a projected step).
+      checkpoint: a file path: the run's state (parameters, optimizer state, multipliers, history) is
+        saved atomically every ``checkpoint_every`` steps and at the end; called again with the same
+        arguments, ``design`` resumes from it and ends with the same parameters as an uninterrupted run.
+        A checkpoint of a different run (other settings, ``params0``, scenarios, or an objective or game
+        that evaluates differently at ``params0``) raises ``ValueError`` naming the difference.
+      checkpoint_every: steps between checkpoints.
+      progress: show a tqdm progress bar with the objective, the violation and the rejected steps.
+      phase_steps: optimizer steps between multiplier updates (with constraints).
+      penalty, penalty_growth, max_penalty: the initial penalty ``rho``, its growth factor when the
+        violation falls too slowly, and its cap.
+      constraint_tol: the violation that counts as feasible (for ``status``, and for the probe).
+      max_rejections: consecutive rejected steps after which the run stops (``DEGENERATE``).
+
+    Returns:
+      A :class:`DesignResult`.
+
+    Raises:
+      ValueError, before the loop: malformed arguments; a ``game_fn`` (or objective, constraint) that
+      JAX cannot trace; a game constructor's own error at ``params0`` (e.g. price parameters that make
+      prices fall with load); an equilibrium at ``params0`` that does not converge or whose gradient is
+      not finite (a non-unique equilibrium); constraints that cannot be met (the violation is stationary
+      at a positive value); a checkpoint of a different run.
+
+    Example (a uniform per-unit subsidy that makes Cournot competition efficient, ``s* = (a - c) / G``):
+      >>> import dataclasses, jax.numpy as jnp, optax
+      >>> from games import ieee14, network_cournot_game
+      >>> from solvers import design
+      >>> game = network_cournot_game(ieee14(), [0, 1, 2], cost_linear=10.0, demand_intercept=100.0,
+      ...                             demand_slope=1.0)
+      >>> def welfare(s, g, eq):   # gross consumer value minus production cost; subsidies are transfers
+      ...     Q = jnp.sum(eq.strategies)
+      ...     return -(100.0 * Q - 0.5 * Q**2 - 10.0 * Q)
+      >>> result = design(lambda s: dataclasses.replace(game, cost_linear=game.cost_linear - s), jnp.array(0.0),
+      ...                 welfare, optimizer=optax.sgd(1.0), steps=40, progress=False)
+      >>> round(float(result.params), 4)   # (100 - 10) / 3
+      30.0
+
+    Reference: Hestenes (1969); Powell (1969); Rockafellar (1973); Blondel et al. (2022).
+    """
+    _check_callable(game_fn, "game_fn")
+    _check_callable(objective, "objective")
+    _check_callable(solve, "solve")
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise ValueError(f"optimizer must be an optax GradientTransformation; got {type(optimizer).__name__}")
+    constraints = _check_functions(constraints, "constraints")
+    equalities = _check_functions(equalities, "equalities")
+    steps = _check_int(steps, "steps", 0)
+    checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
+    phase_steps = _check_int(phase_steps, "phase_steps", 1)
+    max_rejections = _check_int(max_rejections, "max_rejections", 1)
+    rho0 = _check_positive(penalty, "penalty")
+    growth = _check_positive(penalty_growth, "penalty_growth", 1.0, strict=False)
+    max_penalty = _check_positive(max_penalty, "max_penalty", rho0, strict=False)
+    constraint_tol = _check_positive(constraint_tol, "constraint_tol")
+    if scenario_constraints not in ("mean", "each"):
+        raise ValueError(f"scenario_constraints must be 'mean' or 'each'; got {scenario_constraints!r}")
+    params0 = _as_float_tree(params0, "params0")
+    num_scenarios = None
+    if scenarios is not None:
+        scenarios, num_scenarios = _check_scenarios(scenarios)
+    bounds = _check_bounds(bounds, params0)
+
+    problem = _Problem(game_fn, objective, constraints, equalities, solve, scenarios, scenario_constraints, bounds)
+    m, p = _first_checks(problem, params0)
+    dtype = jax.tree_util.tree_leaves(params0)[0].dtype
+    zeros = (jnp.zeros(m, dtype), jnp.zeros(p, dtype))
+    ev0 = problem.evaluate(params0, *zeros, jnp.asarray(rho0, dtype), jnp.asarray(1.0, dtype))
+    if int(ev0["status"]) != Status.CONVERGED:
+        raise ValueError(f"the equilibrium at params0 did not converge (status {Status(int(ev0['status'])).name}, "
+                         f"residual {float(ev0['residual']):.3g}): give solve a larger budget or another method, "
+                         "or start from other parameters")
+    if not bool(ev0["finite"]):
+        raise ValueError("the objective or its gradient at params0 is not finite; a NaN gradient usually means "
+                         "the equilibrium is not unique (e.g. daily proportional billing), where no derivative "
+                         "exists: design needs games with unique equilibria (hourly billing, a price-rule game)")
+    if m + p and _violation(ev0) > constraint_tol:
+        _feasibility_probe(problem, params0, zeros, jnp.asarray(rho0, dtype), constraint_tol)
+
+    propose = jax.jit(_propose_fn(optimizer, problem))
+    opt_state0 = optimizer.init(params0)
+    first_update, _ = propose(ev0["grad"], opt_state0, params0, jnp.asarray(1.0, dtype))
+    config = dict(steps=steps, phase_steps=phase_steps, penalty=rho0, penalty_growth=growth,
+                  max_penalty=max_penalty, constraint_tol=constraint_tol, max_rejections=max_rejections,
+                  scenario_constraints=scenario_constraints, params0=fingerprint(params0),
+                  scenarios=None if scenarios is None else fingerprint(scenarios),
+                  bounds=None if bounds is None else fingerprint(bounds), constraints=m, equalities=p,
+                  evaluation_at_params0=fingerprint((ev0["lagrangian"], ev0["objective"], ev0["g"], ev0["h"])),
+                  first_step=fingerprint(first_update))
+    ckpt = Checkpointer(checkpoint, config=config, every=checkpoint_every)
+    restored = ckpt.restore()
+    if restored is None:
+        state = dict(params=params0, opt_state=opt_state0, lam=zeros[0], nu=zeros[1], rho=rho0, scale=1.0,
+                     rejections=0, previous_violation=math.inf, stalled=False,
+                     history={k: [] for k in _HISTORY_FIELDS})
+        start, current = 0, ev0
+    else:
+        start, state = restored
+        current = None
+
+    def evaluate(params):
+        return problem.evaluate(params, state["lam"], state["nu"], jnp.asarray(state["rho"], dtype),
+                                jnp.asarray(1.0, dtype))
+
+    if current is None:
+        current = evaluate(state["params"])
+    bar = _progress_bar(progress, steps, start)
+    try:
+        step = start
+        while step < steps and not state["stalled"]:
+            candidate, new_opt_state = propose(current["grad"], state["opt_state"], state["params"],
+                                               jnp.asarray(state["scale"], dtype))
+            trial = evaluate(candidate)
+            accepted = _accepted(trial)
+            _record(state["history"], trial, accepted, state)
+            if accepted:
+                state.update(params=candidate, opt_state=new_opt_state, scale=min(1.0, 2.0 * state["scale"]),
+                             rejections=0)
+                current = trial
+            else:
+                state.update(scale=0.5 * state["scale"], rejections=state["rejections"] + 1)
+                state["stalled"] = state["rejections"] >= max_rejections
+            step += 1
+            if m + p and step % phase_steps == 0 and step < steps:
+                _update_multipliers(state, current, growth, max_penalty)
+                current = evaluate(state["params"])
+            ckpt.save(step, state, force=step == steps or state["stalled"])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(objective=f"{float(current['objective']):.6g}", violation=f"{_violation(current):.2e}",
+                                rejected=int(np.sum(~np.asarray(state["history"]["accepted"], bool))), refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    violation = _violation(current)
+    if state["stalled"]:
+        status = Status.DEGENERATE
+    elif int(current["status"]) == Status.CONVERGED and violation <= constraint_tol:
+        status = Status.CONVERGED
+    else:
+        status = Status.MAX_STEPS
+    history = {k: np.asarray(v, dtype=bool if k == "accepted" else (np.int32 if k == "equilibrium_status" else float))
+               for k, v in state["history"].items()}
+    return DesignResult(params=state["params"], equilibrium=current["equilibrium"],
+                        objective=float(current["objective"]), violation=violation, status=status, history=history,
+                        multipliers=(np.asarray(state["lam"]), np.asarray(state["nu"])), penalty=float(state["rho"]))
+
+
+def _propose_fn(optimizer, problem):
+    def propose(grad, opt_state, params, scale):
+        updates, new_state = optimizer.update(grad, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u: scale * u, updates)
+        return problem.project(optax.apply_updates(params, updates)), new_state
+
+    return propose
+
+
+def _update_multipliers(state, ev, growth, max_penalty):
+    """Method-of-multipliers update between phases (first-order multiplier step, penalty growth when the
+    violation fell by less than a factor of four)."""
+    rho = state["rho"]
+    g, h = ev["g"], ev["h"]
+    state["lam"] = jnp.maximum(0.0, state["lam"] + rho * g)
+    state["nu"] = state["nu"] + rho * h
+    violation = _violation(ev)
+    if violation > 0.25 * state["previous_violation"]:
+        state["rho"] = min(rho * growth, max_penalty)
+    state["previous_violation"] = violation
+
+
+def _record(history, ev, accepted, state):
+    history["objective"].append(float(ev["objective"]))
+    history["violation"].append(_violation(ev))
+    history["lagrangian"].append(float(ev["lagrangian"]))
+    history["residual"].append(float(ev["residual"]))
+    history["equilibrium_status"].append(int(ev["status"]))
+    history["accepted"].append(bool(accepted))
+    history["step_scale"].append(float(state["scale"]))
+    history["penalty"].append(float(state["rho"]))
+
+
+def _progress_bar(progress, steps, start):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, initial=start, desc="design", unit="step")
