@@ -24,6 +24,15 @@ the violation did not fall below a quarter of the previous phase's (Bertsekas 19
 Wright 2006, Alg. 17.4). The first-order conditions of ``L`` at the multipliers' fixed point are the KKT
 conditions of the design problem.
 
+A first-order optimizer's steps do not shrink to zero, so its last iterate hovers near the
+constraints rather than on them. After the last step a final polish takes up to ``restoration_steps``
+projected Gauss-Newton steps (the minimum-norm correction, Armijo-safeguarded, each with a converged
+equilibrium; recorded in ``history``) onto the violated constraints, the equalities and the
+inequalities predicted active by a positive multiplier (complementary slackness): a feasibility
+restoration as in SQP and interior-point methods (Fletcher and Leyffer 2002) and a multiplier-based
+identification of the active set (Facchinei, Fischer and Kanzow 1998). The polished point is kept
+when it is feasible and, if the last iterate was feasible already, no worse.
+
 Under uncertainty (``scenarios``: a pytree whose leaves share a leading axis, e.g. 64 days of
 renewable output), the game is ``game_fn(theta, scenario)``, all scenarios are solved in one vmapped
 call, and the objective is the mean over scenarios (sample-average approximation; Shapiro, Dentcheva
@@ -46,7 +55,9 @@ References: M. R. Hestenes (1969), "Multiplier and gradient methods", JOTA 4(5);
 (1969), "A method for nonlinear constraints in minimization problems", in *Optimization* (Fletcher,
 ed.); R. T. Rockafellar (1973), "A dual approach to solving nonlinear programming problems by
 unconstrained optimization", Math. Programming 5; D. P. Bertsekas (1982), *Constrained Optimization
-and Lagrange Multiplier Methods*; J. Nocedal and S. J. Wright (2006), *Numerical Optimization*, 2nd
+and Lagrange Multiplier Methods*; R. Fletcher and S. Leyffer (2002), "Nonlinear programming without a
+penalty function", Math. Programming 91; F. Facchinei, A. Fischer and C. Kanzow (1998), "On the accurate
+identification of active constraints", SIAM J. Optimization 9(1); J. Nocedal and S. J. Wright (2006), *Numerical Optimization*, 2nd
 ed.; M. Blondel et al. (2022), "Efficient and modular implicit differentiation", NeurIPS (implicit
 gradients); S. Dempe (2002), *Foundations of Bilevel Programming* (the bilevel program).
 """
@@ -54,6 +65,7 @@ gradients); S. Dempe (2002), *Foundations of Bilevel Programming* (the bilevel p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Callable
 
@@ -61,6 +73,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import scipy.optimize
 
 from solvers._core._checkpoint import Checkpointer, fingerprint
 
@@ -73,7 +86,7 @@ _TRACE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConver
                  jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError,
                  jax.errors.UnexpectedTracerError)
 _HISTORY_FIELDS = ("objective", "violation", "lagrangian", "residual", "equilibrium_status", "accepted",
-                   "step_scale", "penalty")
+                   "step_scale", "penalty", "restoration")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,10 +108,15 @@ class DesignResult:
       history: per step (one row per attempted step), numpy arrays: ``objective``, ``violation``,
         ``lagrangian`` (at the candidate parameters), ``residual`` (the equilibrium's largest residual),
         ``equilibrium_status`` (the worst status over scenarios), ``accepted``, ``step_scale``,
-        ``penalty``. ``pandas.DataFrame(result.history)`` makes it a table.
-      multipliers: ``(lam, nu)``, the final multiplier estimates of the inequality and equality
-        constraints (numpy; their sensitivities: ``d objective / d bound``).
+        ``penalty``, ``restoration`` (the rows of the final feasibility restoration). ``pandas.DataFrame(result.history)`` makes it a table.
+      multipliers: ``(lam, nu)``, the multipliers of the inequality and equality constraints (numpy): at
+        feasible final parameters the least-squares KKT estimates (Nocedal and Wright 2006, eq. 18.21;
+        ``lam_i = -d objective* / d b_i`` for a constraint ``g_i <= b_i``), otherwise the method of
+        multipliers' last estimates.
       penalty: the final penalty ``rho``.
+      gradient: the gradient of the augmented Lagrangian at ``params`` (final multipliers and penalty;
+        with ``steps=0`` and no constraints, the objective's gradient at ``params0``), a pytree like
+        ``params``: a first-order stationarity check.
     """
 
     params: Any
@@ -109,6 +127,7 @@ class DesignResult:
     history: dict
     multipliers: tuple
     penalty: float
+    gradient: Any
 
     @property
     def converged(self) -> bool:
@@ -237,14 +256,18 @@ def _stack(values, name):
 # the evaluation: equilibrium, objective, constraints, augmented Lagrangian and its gradient
 
 
-class _Problem:
-    """The compiled pieces of one design problem (closes over the user's functions)."""
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """The user's functions of one design problem: hashable (by identity), so that ``jit`` compiles a
+    problem once and a second ``design`` call with the same functions reuses the compiled program."""
 
-    def __init__(self, game_fn, objective, constraints, equalities, solve, scenarios, scenario_constraints, bounds):
-        self.game_fn, self.objective, self.solve = game_fn, objective, solve
-        self.constraints, self.equalities = constraints, equalities
-        self.scenarios, self.scenario_constraints, self.bounds = scenarios, scenario_constraints, bounds
-        self.evaluate = jax.jit(self._evaluate)
+    game_fn: Callable
+    objective: Callable
+    constraints: tuple
+    equalities: tuple
+    solve: Callable
+    scenario_constraints: str
+    has_scenarios: bool
 
     def one(self, params, scenario=None):
         game = self.game_fn(params) if scenario is None else self.game_fn(params, scenario)
@@ -254,29 +277,64 @@ class _Problem:
         h = _stack([e(params, game, eq) for e in self.equalities], "equalities")
         return f, g, h, eq
 
-    def forward(self, params):
-        if self.scenarios is None:
+    def forward(self, params, scenarios):
+        if not self.has_scenarios:
             f, g, h, eq = self.one(params)
             return f, g, h, eq, jnp.max(eq.residual), jnp.max(eq.status)
-        f, g, h, eq = jax.vmap(lambda s: self.one(params, s))(self.scenarios)
+        f, g, h, eq = jax.vmap(lambda s: self.one(params, s))(scenarios)
         if self.scenario_constraints == "mean":
             g, h = jnp.mean(g, axis=0), jnp.mean(h, axis=0)
         else:
             g, h = g.ravel(), h.ravel()
         return jnp.mean(f), g, h, eq, jnp.max(eq.residual), jnp.max(eq.status)
 
-    def _evaluate(self, params, lam, nu, rho, weight):
-        def lagrangian(p):
-            f, g, h, eq, residual, status = self.forward(p)
-            augmented = (jnp.sum(jnp.maximum(0.0, lam + rho * g) ** 2) - jnp.sum(lam**2)) / (2.0 * rho)
-            augmented = augmented + jnp.sum(nu * h) + 0.5 * rho * jnp.sum(h**2)
-            return weight * f + augmented, (f, g, h, eq, residual, status)
 
-        (value, (f, g, h, eq, residual, status)), grad = jax.value_and_grad(lagrangian, has_aux=True)(params)
-        finite = jnp.isfinite(value) & jnp.all(jnp.stack(
-            [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(grad)]))
-        return dict(lagrangian=value, objective=f, g=g, h=h, equilibrium=eq, residual=residual, status=status,
-                    grad=grad, finite=finite)
+@functools.partial(jax.jit, static_argnames=("spec",))
+def _evaluate(params, scenarios, lam, nu, rho, weight, active, *, spec):
+    """Equilibrium, objective, constraints, the augmented Lagrangian ``weight f + AL`` and its gradient.
+
+    Inequalities flagged ``active`` are treated as equalities (``lam g + rho g^2 / 2``: the final polish
+    onto predicted-active constraints); the others enter in Rockafellar's form."""
+
+    def lagrangian(p):
+        f, g, h, eq, residual, status = spec.forward(p, scenarios)
+        inequality = (jnp.maximum(0.0, lam + rho * g) ** 2 - lam**2) / (2.0 * rho)
+        augmented = jnp.sum(jnp.where(active, lam * g + 0.5 * rho * g**2, inequality))
+        augmented = augmented + jnp.sum(nu * h) + 0.5 * rho * jnp.sum(h**2)
+        return weight * f + augmented, (f, g, h, eq, residual, status)
+
+    (value, (f, g, h, eq, residual, status)), grad = jax.value_and_grad(lagrangian, has_aux=True)(params)
+    finite = jnp.isfinite(value) & jnp.all(jnp.stack(
+        [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(grad)]))
+    return dict(lagrangian=value, objective=f, g=g, h=h, equilibrium=eq, residual=residual, status=status,
+                grad=grad, finite=finite)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer",))
+def _propose(grad, opt_state, params, scale, bounds, *, optimizer):
+    """The optimizer's update, scaled by ``scale``, applied and clipped to ``bounds``."""
+    updates, new_state = optimizer.update(grad, opt_state, params)
+    updates = jax.tree_util.tree_map(lambda u: scale * u, updates)
+    candidate = optax.apply_updates(params, updates)
+    if bounds is not None:
+        candidate = jax.tree_util.tree_map(jnp.clip, candidate, *bounds)
+    return candidate, new_state
+
+
+class _Problem:
+    """One design problem: its spec, scenarios and bounds."""
+
+    def __init__(self, game_fn, objective, constraints, equalities, solve, scenarios, scenario_constraints, bounds):
+        self.spec = _Spec(game_fn, objective, constraints, equalities, solve, scenario_constraints,
+                          scenarios is not None)
+        self.game_fn, self.scenarios, self.bounds = game_fn, scenarios, bounds
+
+    def forward(self, params):
+        return self.spec.forward(params, self.scenarios)
+
+    def evaluate(self, params, lam, nu, rho, weight, active=None):
+        active = jnp.zeros(lam.shape, bool) if active is None else active
+        return _evaluate(params, self.scenarios, lam, nu, rho, weight, active, spec=self.spec)
 
     def project(self, params):
         if self.bounds is None:
@@ -285,9 +343,11 @@ class _Problem:
         return jax.tree_util.tree_map(jnp.clip, params, lower, upper)
 
 
-def _violation(ev) -> float:
+def _violation(ev, active=None) -> float:
+    """``max(max_i g_i^+, max_j |h_j|)``, with ``|g_i|`` for the inequalities flagged ``active``."""
     g, h = np.asarray(ev["g"]), np.asarray(ev["h"])
-    parts = [np.maximum(g, 0.0).max(initial=0.0), np.abs(h).max(initial=0.0)]
+    g = np.maximum(g, 0.0) if active is None else np.where(np.asarray(active), np.abs(g), np.maximum(g, 0.0))
+    parts = [g.max(initial=0.0), np.abs(h).max(initial=0.0)]
     return float(max(parts)) if np.all(np.isfinite(parts)) else float("inf")
 
 
@@ -330,44 +390,56 @@ def _first_checks(problem, params0):
     return shapes[1].shape[0], shapes[2].shape[0]
 
 
-def _feasibility_probe(problem, params, zeros, rho, tol, max_iterations=20):
-    """Projected Gauss-Newton steps on ``V = (|g+|^2 + |h|^2) / 2`` from ``params``; ValueError when they
-    reach a stationary point of ``V`` with a violation above ``tol``; silent when the constraints are
-    met or the probe is inconclusive."""
+def _gauss_newton_feasibility(problem, params, ev, zeros, rho, target, max_iterations, active=None):
+    """Projected Gauss-Newton steps on the violation ``V = (|g+|^2 + |h|^2) / 2`` (``g_i^2`` for the
+    inequalities flagged ``active``) from ``params`` (whose evaluation with zero multipliers, objective
+    weight 0 and the same ``active`` is ``ev``, so that its Lagrangian is ``rho V``):
+    ``theta <- P(theta - t grad V)`` with ``t = 2 V / |grad V|^2`` (the Gauss-Newton step for one residual,
+    the minimum-norm step onto the linearized constraint) halved until the Armijo condition holds and
+    the equilibrium converges. Returns ``(params, ev, trials, stuck)``: ``trials`` lists every evaluation
+    with whether it was accepted; ``stuck`` says the violation stopped at a stationary point above
+    ``target`` (no step along the projected gradient decreases it)."""
     lam, nu = zeros
-    evaluate = lambda p: problem.evaluate(p, lam, nu, rho, 0.0)  # weight 0: L = rho V
-    ev = evaluate(params)
+    evaluate = lambda p: problem.evaluate(p, lam, nu, rho, 0.0, active)
+    trials = []
     for _ in range(max_iterations):
-        violation = _violation(ev)
-        if violation <= tol:
-            return
-        V = float(ev["lagrangian"]) / rho
+        if _violation(ev, active) <= target:
+            return params, ev, trials, False
+        V = float(ev["lagrangian"]) / float(rho)
         gradient = jax.tree_util.tree_map(lambda d: d / rho, ev["grad"])
         norm2 = _tree_norm(gradient) ** 2
-        step = 2.0 * V / norm2 if norm2 > 0 else 0.0  # the Gauss-Newton step for one residual
+        step = 2.0 * V / norm2 if norm2 > 0 else 0.0
         moved = False
         for _ in range(40):
             candidate = problem.project(jax.tree_util.tree_map(lambda p, d: p - step * d, params, gradient))
             displacement = jax.tree_util.tree_map(jnp.subtract, params, candidate)
             if _tree_norm(displacement) == 0.0:
-                break  # projection undoes the step: stationary on the bounds
+                break  # no step at all (zero gradient), or the bounds undo it: stationary
             trial = evaluate(candidate)
             decrease = sum(float(jnp.vdot(d, s)) for d, s in zip(jax.tree_util.tree_leaves(gradient),
                                                                     jax.tree_util.tree_leaves(displacement)))
-            if _accepted(trial) and float(trial["lagrangian"]) / rho <= V - 1e-4 * decrease:
+            ok = _accepted(trial) and float(trial["lagrangian"]) / float(rho) <= V - 1e-4 * decrease
+            trials.append((trial, ok))
+            if ok:
                 params, ev, moved = candidate, trial, True
                 break
             step *= 0.5
         if not moved:
-            g, h = np.asarray(ev["g"]), np.asarray(ev["h"])
-            worst = (f"inequality {int(np.argmax(g))} at {g.max():.6g}" if g.size and g.max() >= np.abs(h).max(
-                initial=0.0) else f"equality {int(np.argmax(np.abs(h)))} at {h[np.argmax(np.abs(h))]:.6g}")
-            raise ValueError(
-                f"the constraints cannot be met: the constraint violation stops decreasing at {violation:.6g} "
-                f"(> constraint_tol = {tol:g}; worst: {worst}), a stationary point of the violation"
-                f"{' on the bounds' if problem.bounds is not None else ''}. The constraint set is infeasible "
-                "(e.g. a budget below what the parameters' domain allows), or params0 sits at a stationary "
-                "point of the violation: check the constraints, or start elsewhere")
+            return params, ev, trials, True
+    return params, ev, trials, False
+
+
+def _infeasible_message(ev, tol, bounded):
+    g, h = np.asarray(ev["g"]), np.asarray(ev["h"])
+    if g.size and g.max(initial=-np.inf) >= np.abs(h).max(initial=0.0):
+        worst = f"inequality {int(np.argmax(g))} at {g.max():.6g}"
+    else:
+        worst = f"equality {int(np.argmax(np.abs(h)))} at {h[np.argmax(np.abs(h))]:.6g}"
+    return (f"the constraints cannot be met: the constraint violation stops decreasing at {_violation(ev):.6g} "
+            f"(> constraint_tol = {tol:g}; worst: {worst}), a stationary point of the violation"
+            f"{' on the bounds' if bounded else ''}. The constraint set is infeasible (e.g. a budget below "
+            "what the parameters' domain allows), or params0 sits at a stationary point of the violation: "
+            "check the constraints, or start elsewhere")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -378,8 +450,8 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
            optimizer: optax.GradientTransformation = optax.adam(1e-2), steps: int = 500, constraints=(),
            equalities=(), scenarios=None, scenario_constraints: str = "mean", bounds=None, checkpoint=None,
            checkpoint_every: int = 10, progress: bool = True, phase_steps: int = 50, penalty: float = 10.0,
-           penalty_growth: float = 10.0, max_penalty: float = 1e8, constraint_tol: float = 1e-6,
-           max_rejections: int = 30) -> DesignResult:
+           penalty_growth: float = 10.0, max_penalty: float = 1e4, constraint_tol: float = 1e-6,
+           max_rejections: int = 30, restoration_steps: int = 10) -> DesignResult:
     """Learn a mechanism's parameters by gradient steps through the players' equilibrium.
 
     Minimizes ``objective(params, game, equilibrium)`` over ``params``, where ``game = game_fn(params)``
@@ -422,6 +494,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
         violation falls too slowly, and its cap.
       constraint_tol: the violation that counts as feasible (for ``status``, and for the probe).
       max_rejections: consecutive rejected steps after which the run stops (``DEGENERATE``).
+      restoration_steps: the most Gauss-Newton steps of the final polish (0: none).
 
     Returns:
       A :class:`DesignResult`.
@@ -460,6 +533,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
     checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
     phase_steps = _check_int(phase_steps, "phase_steps", 1)
     max_rejections = _check_int(max_rejections, "max_rejections", 1)
+    restoration_steps = _check_int(restoration_steps, "restoration_steps", 0)
     rho0 = _check_positive(penalty, "penalty")
     growth = _check_positive(penalty_growth, "penalty_growth", 1.0, strict=False)
     max_penalty = _check_positive(max_penalty, "max_penalty", rho0, strict=False)
@@ -485,14 +559,19 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
         raise ValueError("the objective or its gradient at params0 is not finite; a NaN gradient usually means "
                          "the equilibrium is not unique (e.g. daily proportional billing), where no derivative "
                          "exists: design needs games with unique equilibria (hourly billing, a price-rule game)")
-    if m + p and _violation(ev0) > constraint_tol:
-        _feasibility_probe(problem, params0, zeros, jnp.asarray(rho0, dtype), constraint_tol)
+    if m + p and _violation(ev0) > constraint_tol:  # can the violation be reduced at all? (20 probe steps)
+        probe0 = problem.evaluate(params0, *zeros, jnp.asarray(rho0, dtype), jnp.asarray(0.0, dtype))
+        _, last, _, stuck = _gauss_newton_feasibility(problem, params0, probe0, zeros, jnp.asarray(rho0, dtype),
+                                                      constraint_tol, 20)
+        if stuck:
+            raise ValueError(_infeasible_message(last, constraint_tol, bounds is not None))
 
-    propose = jax.jit(_propose_fn(optimizer, problem))
+    propose = functools.partial(_propose, bounds=bounds, optimizer=optimizer)
     opt_state0 = optimizer.init(params0)
     first_update, _ = propose(ev0["grad"], opt_state0, params0, jnp.asarray(1.0, dtype))
     config = dict(steps=steps, phase_steps=phase_steps, penalty=rho0, penalty_growth=growth,
                   max_penalty=max_penalty, constraint_tol=constraint_tol, max_rejections=max_rejections,
+                  restoration_steps=restoration_steps,
                   scenario_constraints=scenario_constraints, params0=fingerprint(params0),
                   scenarios=None if scenarios is None else fingerprint(scenarios),
                   bounds=None if bounds is None else fingerprint(bounds), constraints=m, equalities=p,
@@ -544,6 +623,13 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
         if bar is not None:
             bar.close()
 
+    params = state["params"]
+    multipliers = (np.asarray(state["lam"]), np.asarray(state["nu"]))
+    if m + p and restoration_steps and not state["stalled"]:
+        params, current = _polish(problem, params, current, state, zeros, dtype, constraint_tol, restoration_steps,
+                                  evaluate)
+    if m + p and not state["stalled"] and _violation(current) <= constraint_tol:
+        multipliers = _least_squares_multipliers(problem, params, current, zeros, dtype, constraint_tol)
     violation = _violation(current)
     if state["stalled"]:
         status = Status.DEGENERATE
@@ -551,20 +637,68 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
         status = Status.CONVERGED
     else:
         status = Status.MAX_STEPS
-    history = {k: np.asarray(v, dtype=bool if k == "accepted" else (np.int32 if k == "equilibrium_status" else float))
-               for k, v in state["history"].items()}
-    return DesignResult(params=state["params"], equilibrium=current["equilibrium"],
+    kinds = dict(accepted=bool, restoration=bool, equilibrium_status=np.int32)
+    history = {k: np.asarray(v, dtype=kinds.get(k, float)) for k, v in state["history"].items()}
+    return DesignResult(params=params, equilibrium=current["equilibrium"],
                         objective=float(current["objective"]), violation=violation, status=status, history=history,
-                        multipliers=(np.asarray(state["lam"]), np.asarray(state["nu"])), penalty=float(state["rho"]))
+                        multipliers=multipliers, penalty=float(state["rho"]),
+                        gradient=current["grad"])
 
 
-def _propose_fn(optimizer, problem):
-    def propose(grad, opt_state, params, scale):
-        updates, new_state = optimizer.update(grad, opt_state, params)
-        updates = jax.tree_util.tree_map(lambda u: scale * u, updates)
-        return problem.project(optax.apply_updates(params, updates)), new_state
+def _polish(problem, params, current, state, zeros, dtype, tol, max_iterations, evaluate):
+    """The final feasibility restoration and active-set polish (see the module docstring).
 
-    return propose
+    A first-order optimizer's iterates hover around the constraints: the last one may violate them by
+    more than ``tol``, or sit strictly inside an inequality that binds at the optimum. Gauss-Newton steps
+    (:func:`_gauss_newton_feasibility`) drive the violated constraints, the equalities, and the
+    inequalities whose multiplier is positive (predicted active by complementary slackness) to zero.
+    The polished point replaces the last iterate when it is feasible and, if the last iterate was
+    feasible already, when its objective is no worse. Its evaluations are added to ``history``."""
+    lam = np.asarray(state["lam"])
+    g = np.asarray(current["g"])
+    active = jnp.asarray((lam > 0) & (g < 0))  # violated ones count through g+ anyway
+    feasible = _violation(current) <= tol
+    if feasible and not bool(jnp.any(active)):
+        return params, current
+    rho = jnp.asarray(state["rho"], dtype)
+    start = problem.evaluate(params, *zeros, rho, jnp.asarray(0.0, dtype), active)
+    polished, _, trials, _ = _gauss_newton_feasibility(problem, params, start, zeros, rho, 0.1 * tol, max_iterations,
+                                                       active)
+    for trial, ok in trials:
+        _record(state["history"], trial, ok, state, restoration=True)
+    if not any(ok for _, ok in trials):
+        return params, current
+    candidate = evaluate(polished)
+    better = float(candidate["objective"]) <= float(current["objective"]) + 1e-12 * abs(float(current["objective"]))
+    if _violation(candidate) <= tol and (not feasible or better):
+        return polished, candidate
+    return params, current
+
+
+def _least_squares_multipliers(problem, params, current, zeros, dtype, tol):
+    """KKT multipliers at feasible final parameters: ``min |grad f + sum_i lam_i grad g_i + sum_j nu_j grad h_j|``
+    over the inequalities within ``tol`` of binding (``lam >= 0``; the others get 0) and the equalities
+    (Nocedal and Wright 2006, eq. 18.21). One gradient evaluation per constraint involved."""
+    lam0, nu0 = zeros
+    tiny = jnp.asarray(jnp.finfo(dtype).tiny ** 0.5, dtype)  # no penalty term: the plain gradients
+    flat = lambda ev: np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(ev["grad"])])
+    grad_f = flat(problem.evaluate(params, lam0, nu0, tiny, jnp.asarray(1.0, dtype)))
+    g = np.asarray(current["g"])
+    near = np.flatnonzero(g >= -tol)
+    columns = []
+    for i in near:  # L = lam_i g_i with lam = e_i, weight 0: the gradient of g_i
+        e = jnp.zeros_like(lam0).at[i].set(1.0)
+        columns.append(flat(problem.evaluate(params, e, nu0, tiny, jnp.asarray(0.0, dtype), e > 0)))
+    for j in range(nu0.shape[0]):
+        e = jnp.zeros_like(nu0).at[j].set(1.0)
+        columns.append(flat(problem.evaluate(params, lam0, e, tiny, jnp.asarray(0.0, dtype))))
+    lam, nu = np.zeros(lam0.shape), np.zeros(nu0.shape)
+    if columns:
+        A = np.stack(columns, axis=1)
+        lower = np.concatenate([np.zeros(near.size), np.full(nu0.shape[0], -np.inf)])
+        solution = scipy.optimize.lsq_linear(A, -grad_f, bounds=(lower, np.inf)).x
+        lam[near], nu = solution[:near.size], solution[near.size:]
+    return lam, nu
 
 
 def _update_multipliers(state, ev, growth, max_penalty):
@@ -580,7 +714,7 @@ def _update_multipliers(state, ev, growth, max_penalty):
     state["previous_violation"] = violation
 
 
-def _record(history, ev, accepted, state):
+def _record(history, ev, accepted, state, restoration=False):
     history["objective"].append(float(ev["objective"]))
     history["violation"].append(_violation(ev))
     history["lagrangian"].append(float(ev["lagrangian"]))
@@ -589,6 +723,7 @@ def _record(history, ev, accepted, state):
     history["accepted"].append(bool(accepted))
     history["step_scale"].append(float(state["scale"]))
     history["penalty"].append(float(state["rho"]))
+    history["restoration"].append(bool(restoration))
 
 
 def _progress_bar(progress, steps, start):
