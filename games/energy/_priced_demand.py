@@ -64,7 +64,11 @@ _BOUND_POINTS = 33  # loads per hour on which the Lipschitz bound samples the ru
 
 
 def _is_concrete(tree) -> bool:
-    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
+    """No leaf of ``tree`` is traced, and no ``jit`` trace is active (where even constants' operations are
+    staged): the eager checks can run."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree)):
+        return False
+    return not isinstance(jnp.add(0.0, 0.0), jax.core.Tracer)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,7 +66,8 @@ def demand_response_instance(num_households: int = 40, num_datacenters: int = 2,
     peaks in the evening (hours 17-22), discomfort weight 1. Data centers
     (:func:`games.datacenter_user`): an inference baseline of ``2 sqrt(N) / D`` per hour plus a training
     job of as much energy, runnable from hour 0 to hour 20 at up to twice the baseline, preferring the
-    evening like the households (a job queued after the working day), discomfort 0.01 per unit.
+    evening like the households (a job queued after the working day), discomfort 0.1 (ten times as
+    flexible as a household per unit of energy moved).
     Supply cost ``C_t(z) = z^2 / Lbar + z`` (marginal cost 3 at the mean load ``Lbar``). Renewables:
     solar covering ``renewable_share`` of the day's energy.
 
@@ -93,7 +94,7 @@ def demand_response_instance(num_households: int = 40, num_datacenters: int = 2,
                                     max_power=2.0 * baseline)
         pref = baseline + (e - baseline.sum()) * np.where(np.arange(T) < deadline, 0.2 + evening, 0.0) / np.sum(
             np.where(np.arange(T) < deadline, 0.2 + evening, 0.0))
-        rows.append((lo[None], hi[None], np.array([e]), pref[None], np.array([0.01])))
+        rows.append((lo[None], hi[None], np.array([e]), pref[None], np.array([0.1])))
     lower, upper, energy, preferred, discomfort = (np.concatenate(parts) for parts in zip(*rows))
     mean_load = energy.sum() / T
     renewables = renewable_share * energy.sum() * solar_profile(T) / solar_profile(T).sum()
@@ -207,29 +208,41 @@ def flat_to_traced(game, rule, params):
     return dataclasses.replace(game, price_rule=rule, price_params=params)
 
 
-def design_dynamic_price(game, params0, metric: str = "generation_cost", *, steps: int = 300,
-                         learning_rate: float = 0.05, scenarios=None, solve=None, checkpoint=None,
-                         progress: bool = False, **options):
-    """Study 1 (and 4 with ``scenarios``: renewable outputs ``(S, T)``): learn the monotone price.
+class DynamicPricing:
+    """Study 1's design problem on ``game`` (study 4's with renewable scenarios): the functions handed to
+    :func:`solvers.design`, built once so that repeated designs on the same problem reuse one compiled
+    program.
 
-    Minimizes the metric of the users' equilibrium (relative to its value under ``params0``) subject to
-    budget balance (relative imbalance ``= 0`` by the augmented Lagrangian), with Adam on a cosine-decaying
-    learning rate. Returns the :class:`solvers.DesignResult`.
+    - ``game_fn(params, renewables=None)``: the game under the rule ``params`` (on a day of renewables).
+    - ``objective``: the smooth surrogate of ``metric`` at the equilibrium, relative to its value at the
+      preferred schedules.
+    - ``balance``: the budget balance, ``(revenue - supply cost) / supply cost = 0``.
     """
-    if metric not in DEMAND_RESPONSE_METRICS:
-        raise ValueError(f"metric must be one of {DEMAND_RESPONSE_METRICS}; got {metric!r}")
-    solve = demand_response_solver() if solve is None else solve
-    x0 = solve(game).strategies
-    scale = float(demand_response_metric(game, x0, metric, smooth=True))
-    objective = lambda p, g, eq: demand_response_metric(g, eq.strategies, metric, smooth=True) / scale
-    balance = lambda p, g, eq: relative_imbalance(g, eq.strategies)
-    if scenarios is None:
-        game_fn = lambda p: game.with_price_params(p)
-    else:
-        game_fn = lambda p, r: dataclasses.replace(game.with_price_params(p), renewables=r)
-    optimizer = optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=1e-3))
-    return design(game_fn, params0, objective, solve=solve, optimizer=optimizer, steps=steps, equalities=(balance,),
-                  scenarios=scenarios, checkpoint=checkpoint, progress=progress, **options), scale
+
+    def __init__(self, game, metric: str = "generation_cost", *, solve=None):
+        if metric not in DEMAND_RESPONSE_METRICS:
+            raise ValueError(f"metric must be one of {DEMAND_RESPONSE_METRICS}; got {metric!r}")
+        self.game, self.metric = game, metric
+        self.solve = demand_response_solver() if solve is None else solve
+        self.scale = float(demand_response_metric(game, game.initial_point(), metric, smooth=True))
+
+    def game_fn(self, params, renewables=None):
+        game = self.game.with_price_params(params)
+        return game if renewables is None else dataclasses.replace(game, renewables=renewables)
+
+    def objective(self, params, game, eq):
+        return demand_response_metric(game, eq.strategies, self.metric, smooth=True) / self.scale
+
+    def balance(self, params, game, eq):
+        return relative_imbalance(game, eq.strategies)
+
+    def run(self, params0, *, steps: int = 300, learning_rate: float = 0.1, scenarios=None, progress: bool = False,
+            **options):
+        """Learn the monotone price: :func:`solvers.design` minimizing :attr:`objective` subject to
+        :attr:`balance`, with Adam on a cosine-decaying learning rate."""
+        optimizer = optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=1e-3))
+        return design(self.game_fn, params0, self.objective, solve=self.solve, optimizer=optimizer, steps=steps,
+                      equalities=(self.balance,), scenarios=scenarios, progress=progress, **options)
 
 
 # =====================================================================================================
@@ -420,7 +433,8 @@ def federated_game(instance, rule, params):
 
 
 def federated_solver(tol: float = 1e-11):
-    return functools.partial(solve_vi, method="semismooth_newton", tol=tol)
+    """Study 3's inner solver: extragradient (a few hundred steps on these small games)."""
+    return functools.partial(solve_vi, tol=tol)
 
 
 def value_per_budget(game, efforts):

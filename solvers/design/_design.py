@@ -625,7 +625,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
 
     params = state["params"]
     multipliers = (np.asarray(state["lam"]), np.asarray(state["nu"]))
-    if m + p and restoration_steps and not state["stalled"]:
+    if m + p and restoration_steps and steps and not state["stalled"]:  # steps=0: an evaluation of params0
         params, current = _polish(problem, params, current, state, zeros, dtype, constraint_tol, restoration_steps,
                                   evaluate)
     if m + p and not state["stalled"] and _violation(current) <= constraint_tol:
