@@ -109,7 +109,8 @@ def federated_contribution_game(effort_cost, max_effort, *, value_scale, reward_
     ``value_scale > 0``; ``reward_budget``, if given, ``> 0``; ``reward_rule``, if given, a callable
     ``(reward_params, efforts, pool) -> rewards``)."""
     if reward_rule is not None and not callable(reward_rule):
-        raise ValueError(f"reward_rule must be callable (params, efforts, pool) -> rewards; got {type(reward_rule).__name__}")
+        raise ValueError("reward_rule must be callable (params, efforts, pool) -> rewards; got "
+                         f"{type(reward_rule).__name__}")
     if reward_budget is not None:
         budget = np.asarray(reward_budget, float)
         if budget.shape != () or not np.isfinite(budget) or budget <= 0:

@@ -331,7 +331,8 @@ def priced_demand_response_game(lower, upper, energy, *, price_params, price_rul
     over = np.flatnonzero(lower.sum(1) > energy + 1e-12)
     if over.size:
         n = over[0]
-        raise ValueError(f"impossible constraints: user {n} must consume at least {lower[n].sum()} > energy {energy[n]}")
+        raise ValueError(f"impossible constraints: user {n} must consume at least {lower[n].sum()} > "
+                         f"energy {energy[n]}")
     if not callable(price_rule):
         raise ValueError(f"price_rule must be callable (params, net_load) -> prices; got {type(price_rule).__name__}")
     room = jnp.asarray(0.5 * (lower + upper))

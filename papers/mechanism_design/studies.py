@@ -325,7 +325,8 @@ def efficient_subsidies(game):
     a, b = float(game.demand_intercept), float(game.demand_slope)
     c, d = np.asarray(game.cost_linear, float), np.asarray(game.cost_quadratic, float)
     if (d <= 0).any():
-        raise ValueError("efficient_subsidies needs cost_quadratic > 0 (use uniform_efficient_subsidy for linear costs)")
+        raise ValueError("efficient_subsidies needs cost_quadratic > 0 (use uniform_efficient_subsidy for linear "
+                         "costs)")
     active = np.ones(c.size, bool)
     for _ in range(c.size + 1):
         price = (a + b * np.sum(c[active] / d[active])) / (1.0 + b * np.sum(1.0 / d[active]))
@@ -360,10 +361,18 @@ def welfare_optimum(game):
     dW = lambda q: -np.asarray(jax.grad(lambda z: social_welfare(game, z))(jnp.asarray(q)))
     G = game.num_producers
     constraints = [dict(type="ineq", fun=lambda q: upper - A @ q, jac=lambda q: -A)] if A.size else []
-    result = scipy.optimize.minimize(W, np.full(G, 0.1), jac=dW, bounds=[(0.0, None)] * G, constraints=constraints,
+    result = scipy.optimize.minimize(W, np.zeros(G), jac=dW, bounds=[(0.0, None)] * G, constraints=constraints,
                                      method="SLSQP", options=dict(ftol=1e-14, maxiter=1000))
-    if not result.success:
-        raise RuntimeError(f"welfare QP failed: {result.message}")
+    if not result.success:  # SLSQP stalls on some scalings: the trust-region interior-point method then
+        hess = -np.asarray(jax.hessian(lambda z: social_welfare(game, z))(jnp.zeros(G)))
+        linear = [scipy.optimize.LinearConstraint(A, -np.inf, upper)] if A.size else []
+        result = scipy.optimize.minimize(W, result.x, jac=dW, hess=lambda q: hess, method="trust-constr",
+                                         bounds=scipy.optimize.Bounds(0.0, np.inf), constraints=linear,
+                                         options=dict(gtol=1e-12, xtol=1e-14, maxiter=5000))
+        q = np.maximum(result.x, 0.0)
+        if not (result.success and (A.size == 0 or np.max(A @ q - upper) <= 1e-8)):
+            raise RuntimeError(f"welfare QP failed: {result.message}")
+        return q, -W(q)
     return result.x, -result.fun
 
 
@@ -453,7 +462,8 @@ def compare_reward_rules(instance, *, solve=None):
         eq = solve(game)
         if int(eq.status) != Status.CONVERGED:
             raise RuntimeError(f"the {name} equilibrium did not converge")
-        out[name] = dict(value_per_budget=float(value_per_budget(game, eq.strategies)), efforts=np.asarray(eq.strategies))
+        out[name] = dict(value_per_budget=float(value_per_budget(game, eq.strategies)),
+                         efforts=np.asarray(eq.strategies))
     return out
 
 

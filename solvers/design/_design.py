@@ -57,8 +57,8 @@ ed.); R. T. Rockafellar (1973), "A dual approach to solving nonlinear programmin
 unconstrained optimization", Math. Programming 5; D. P. Bertsekas (1982), *Constrained Optimization
 and Lagrange Multiplier Methods*; R. Fletcher and S. Leyffer (2002), "Nonlinear programming without a
 penalty function", Math. Programming 91; F. Facchinei, A. Fischer and C. Kanzow (1998), "On the accurate
-identification of active constraints", SIAM J. Optimization 9(1); J. Nocedal and S. J. Wright (2006), *Numerical Optimization*, 2nd
-ed.; M. Blondel et al. (2022), "Efficient and modular implicit differentiation", NeurIPS (implicit
+identification of active constraints", SIAM J. Optimization 9(1); J. Nocedal and S. J. Wright (2006),
+*Numerical Optimization*, 2nd ed.; M. Blondel et al. (2022), "Efficient and modular implicit differentiation", NeurIPS (implicit
 gradients); S. Dempe (2002), *Foundations of Bilevel Programming* (the bilevel program).
 """
 
@@ -100,15 +100,17 @@ class DesignResult:
         the leader's payoff.
       violation: the largest constraint violation at ``params``, ``max(max_i g_i^+, max_j |h_j|)``
         (0 without constraints).
-      status: a :class:`~solvers.Status`: ``CONVERGED`` when the run finished with the equilibrium
-        converged and ``violation <= constraint_tol``; ``MAX_STEPS`` when the steps ran out with the
-        constraints still violated; ``DEGENERATE`` when ``max_rejections`` consecutive steps failed
-        (the inner solver does not converge near ``params``). It certifies feasibility and the
-        equilibrium, not optimality: ``history`` shows the objective's trajectory.
+      status: a :class:`~solvers.Status`: ``CONVERGED`` when the run ended at a first-order point: the
+        equilibrium converged, ``violation <= constraint_tol`` and ``stationarity <= stationarity_tol``
+        (a local optimum of a nonconvex design problem, not necessarily the global one);
+        ``MAX_STEPS`` when the steps ran out before (infeasible, or not yet stationary: more steps, a
+        better-scaled objective or another learning rate); ``DEGENERATE`` when ``max_rejections``
+        consecutive steps failed (the inner solver does not converge near ``params``).
       history: per step (one row per attempted step), numpy arrays: ``objective``, ``violation``,
         ``lagrangian`` (at the candidate parameters), ``residual`` (the equilibrium's largest residual),
         ``equilibrium_status`` (the worst status over scenarios), ``accepted``, ``step_scale``,
-        ``penalty``, ``restoration`` (the rows of the final feasibility restoration). ``pandas.DataFrame(result.history)`` makes it a table.
+        ``penalty``, ``restoration`` (the rows of the final polish). ``pandas.DataFrame(result.history)``
+        makes it a table.
       multipliers: ``(lam, nu)``, the multipliers of the inequality and equality constraints (numpy): at
         feasible final parameters the least-squares KKT estimates (Nocedal and Wright 2006, eq. 18.21;
         ``lam_i = -d objective* / d b_i`` for a constraint ``g_i <= b_i``), otherwise the method of
@@ -116,7 +118,10 @@ class DesignResult:
       penalty: the final penalty ``rho``.
       gradient: the gradient of the augmented Lagrangian at ``params`` (final multipliers and penalty;
         with ``steps=0`` and no constraints, the objective's gradient at ``params0``), a pytree like
-        ``params``: a first-order stationarity check.
+        ``params``.
+      stationarity: the first-order (KKT) residual at ``params``, relative to the objective's gradient at
+        ``params0``: ``|grad f + J^T (lam, nu) - mu_bounds|`` with least-squares multipliers (``inf`` when
+        the final parameters are infeasible).
     """
 
     params: Any
@@ -128,6 +133,7 @@ class DesignResult:
     multipliers: tuple
     penalty: float
     gradient: Any
+    stationarity: float
 
     @property
     def converged(self) -> bool:
@@ -451,7 +457,8 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
            equalities=(), scenarios=None, scenario_constraints: str = "mean", bounds=None, checkpoint=None,
            checkpoint_every: int = 10, progress: bool = True, phase_steps: int = 50, penalty: float = 10.0,
            penalty_growth: float = 10.0, max_penalty: float = 1e4, constraint_tol: float = 1e-6,
-           max_rejections: int = 30, restoration_steps: int = 10) -> DesignResult:
+           max_rejections: int = 30, restoration_steps: int = 10,
+           stationarity_tol: float = 1e-3) -> DesignResult:
     """Learn a mechanism's parameters by gradient steps through the players' equilibrium.
 
     Minimizes ``objective(params, game, equilibrium)`` over ``params``, where ``game = game_fn(params)``
@@ -495,6 +502,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
       constraint_tol: the violation that counts as feasible (for ``status``, and for the probe).
       max_rejections: consecutive rejected steps after which the run stops (``DEGENERATE``).
       restoration_steps: the most Gauss-Newton steps of the final polish (0: none).
+      stationarity_tol: the relative KKT residual that counts as stationary (for ``status``).
 
     Returns:
       A :class:`DesignResult`.
@@ -538,12 +546,12 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
     growth = _check_positive(penalty_growth, "penalty_growth", 1.0, strict=False)
     max_penalty = _check_positive(max_penalty, "max_penalty", rho0, strict=False)
     constraint_tol = _check_positive(constraint_tol, "constraint_tol")
+    stationarity_tol = _check_positive(stationarity_tol, "stationarity_tol")
     if scenario_constraints not in ("mean", "each"):
         raise ValueError(f"scenario_constraints must be 'mean' or 'each'; got {scenario_constraints!r}")
     params0 = _as_float_tree(params0, "params0")
-    num_scenarios = None
     if scenarios is not None:
-        scenarios, num_scenarios = _check_scenarios(scenarios)
+        scenarios, _ = _check_scenarios(scenarios)
     bounds = _check_bounds(bounds, params0)
 
     problem = _Problem(game_fn, objective, constraints, equalities, solve, scenarios, scenario_constraints, bounds)
@@ -612,7 +620,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
                 state["stalled"] = state["rejections"] >= max_rejections
             step += 1
             if m + p and step % phase_steps == 0 and step < steps:
-                _update_multipliers(state, current, growth, max_penalty)
+                _update_multipliers(state, current, growth, max_penalty, constraint_tol)
                 current = evaluate(state["params"])
             ckpt.save(step, state, force=step == steps or state["stalled"])
             if bar is not None:
@@ -628,12 +636,18 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
     if m + p and restoration_steps and steps and not state["stalled"]:  # steps=0: an evaluation of params0
         params, current = _polish(problem, params, current, state, zeros, dtype, constraint_tol, restoration_steps,
                                   evaluate)
-    if m + p and not state["stalled"] and _violation(current) <= constraint_tol:
-        multipliers = _least_squares_multipliers(problem, params, current, zeros, dtype, constraint_tol)
     violation = _violation(current)
+    stationarity = math.inf
+    if not state["stalled"] and violation <= constraint_tol:
+        lam, nu, residual = _kkt(problem, params, current, zeros, dtype, constraint_tol)
+        if m + p:
+            multipliers = (lam, nu)
+        scale = np.linalg.norm(_plain_gradient(problem, params0, zeros, dtype))
+        stationarity = residual / scale if scale > 0 else residual
     if state["stalled"]:
         status = Status.DEGENERATE
-    elif int(current["status"]) == Status.CONVERGED and violation <= constraint_tol:
+    elif int(current["status"]) == Status.CONVERGED and violation <= constraint_tol and \
+            stationarity <= stationarity_tol:
         status = Status.CONVERGED
     else:
         status = Status.MAX_STEPS
@@ -642,7 +656,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
     return DesignResult(params=params, equilibrium=current["equilibrium"],
                         objective=float(current["objective"]), violation=violation, status=status, history=history,
                         multipliers=multipliers, penalty=float(state["rho"]),
-                        gradient=current["grad"])
+                        gradient=current["grad"], stationarity=float(stationarity))
 
 
 def _polish(problem, params, current, state, zeros, dtype, tol, max_iterations, evaluate):
@@ -675,41 +689,62 @@ def _polish(problem, params, current, state, zeros, dtype, tol, max_iterations, 
     return params, current
 
 
-def _least_squares_multipliers(problem, params, current, zeros, dtype, tol):
-    """KKT multipliers at feasible final parameters: ``min |grad f + sum_i lam_i grad g_i + sum_j nu_j grad h_j|``
-    over the inequalities within ``tol`` of binding (``lam >= 0``; the others get 0) and the equalities
-    (Nocedal and Wright 2006, eq. 18.21). One gradient evaluation per constraint involved."""
+def _plain_gradient(problem, params, zeros, dtype, lam=None, nu=None, weight=1.0, active=None):
+    """The flattened gradient of ``weight f + lam . g + nu . h`` (no penalty term) at ``params``."""
     lam0, nu0 = zeros
-    tiny = jnp.asarray(jnp.finfo(dtype).tiny ** 0.5, dtype)  # no penalty term: the plain gradients
-    flat = lambda ev: np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(ev["grad"])])
-    grad_f = flat(problem.evaluate(params, lam0, nu0, tiny, jnp.asarray(1.0, dtype)))
+    tiny = jnp.asarray(jnp.finfo(dtype).tiny ** 0.5, dtype)
+    ev = problem.evaluate(params, lam0 if lam is None else lam, nu0 if nu is None else nu, tiny,
+                          jnp.asarray(weight, dtype), active)
+    return np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(ev["grad"])])
+
+
+def _kkt(problem, params, current, zeros, dtype, tol):
+    """Least-squares KKT multipliers and the stationarity residual at the final parameters.
+
+    ``min |grad f + sum_i lam_i grad g_i + sum_j nu_j grad h_j - mu_lo + mu_up|`` over ``lam >= 0`` for the
+    inequalities within ``tol`` of binding (the others get 0), free ``nu``, and ``mu >= 0`` for the
+    parameters at their bounds (Nocedal and Wright 2006, eq. 18.21); one gradient evaluation per
+    constraint involved. Returns ``(lam, nu, residual)``: the residual norm is 0 exactly at a KKT point."""
+    lam0, nu0 = zeros
+    grad_f = _plain_gradient(problem, params, zeros, dtype)
     g = np.asarray(current["g"])
     near = np.flatnonzero(g >= -tol)
-    columns = []
-    for i in near:  # L = lam_i g_i with lam = e_i, weight 0: the gradient of g_i
+    columns, lower = [], []
+    for i in near:  # lam = e_i, weight 0: the gradient of g_i
         e = jnp.zeros_like(lam0).at[i].set(1.0)
-        columns.append(flat(problem.evaluate(params, e, nu0, tiny, jnp.asarray(0.0, dtype), e > 0)))
+        columns.append(_plain_gradient(problem, params, zeros, dtype, lam=e, weight=0.0, active=e > 0))
+        lower.append(0.0)
     for j in range(nu0.shape[0]):
         e = jnp.zeros_like(nu0).at[j].set(1.0)
-        columns.append(flat(problem.evaluate(params, lam0, e, tiny, jnp.asarray(0.0, dtype))))
+        columns.append(_plain_gradient(problem, params, zeros, dtype, nu=e, weight=0.0))
+        lower.append(-np.inf)
+    if problem.bounds is not None:
+        flat = lambda tree: np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
+        x, lo, hi = flat(params), flat(problem.bounds[0]), flat(problem.bounds[1])
+        for k in np.flatnonzero(x <= lo):
+            columns.append(-np.eye(x.size)[k])
+            lower.append(0.0)
+        for k in np.flatnonzero(x >= hi):
+            columns.append(np.eye(x.size)[k])
+            lower.append(0.0)
     lam, nu = np.zeros(lam0.shape), np.zeros(nu0.shape)
-    if columns:
-        A = np.stack(columns, axis=1)
-        lower = np.concatenate([np.zeros(near.size), np.full(nu0.shape[0], -np.inf)])
-        solution = scipy.optimize.lsq_linear(A, -grad_f, bounds=(lower, np.inf)).x
-        lam[near], nu = solution[:near.size], solution[near.size:]
-    return lam, nu
+    if not columns:
+        return lam, nu, float(np.linalg.norm(grad_f))
+    A = np.stack(columns, axis=1)
+    solution = scipy.optimize.lsq_linear(A, -grad_f, bounds=(np.asarray(lower), np.inf)).x
+    lam[near], nu = solution[:near.size], solution[near.size:near.size + nu0.shape[0]]
+    return lam, nu, float(np.linalg.norm(grad_f + A @ solution))
 
 
-def _update_multipliers(state, ev, growth, max_penalty):
-    """Method-of-multipliers update between phases (first-order multiplier step, penalty growth when the
-    violation fell by less than a factor of four)."""
+def _update_multipliers(state, ev, growth, max_penalty, tol):
+    """Method-of-multipliers update between phases: the first-order multiplier step, and penalty growth
+    when the violation is above ``tol`` and fell by less than a factor of four since the last phase."""
     rho = state["rho"]
     g, h = ev["g"], ev["h"]
     state["lam"] = jnp.maximum(0.0, state["lam"] + rho * g)
     state["nu"] = state["nu"] + rho * h
     violation = _violation(ev)
-    if violation > 0.25 * state["previous_violation"]:
+    if violation > tol and violation > 0.25 * state["previous_violation"]:
         state["rho"] = min(rho * growth, max_penalty)
     state["previous_violation"] = violation
 
