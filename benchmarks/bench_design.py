@@ -391,8 +391,9 @@ def run(quick: bool = False):
         "",
         "Implicit gradients cost about one extra linear solve per design step whatever the number of "
         "parameters; finite differences cost two equilibrium solves per parameter, and unrolling costs the "
-        "whole first-order path (thousands of steps, each replayed in the backward pass), which on congested "
-        "grids does not even reach the equilibrium. \"est.\": seconds per step measured on part of the "
+        "whole first-order path (hundreds to thousands of steps, each replayed in the backward pass) and needs a "
+        "step budget that reaches the equilibrium at every design iterate (a solve that stops short is "
+        "rejected). \"est.\": seconds per step measured on part of the "
         "work (see the note) times the steps the implicit design needed.",
     ]]
 
