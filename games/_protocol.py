@@ -59,6 +59,7 @@ __all__ = [
     "DenseSharedConstraints",
     "BoxStrategySets",
     "StrategyEqualities",
+    "PlayerCosts",
     "BestResponses",
     "DeclaresUniqueness",
 ]
@@ -173,4 +174,15 @@ class DeclaresUniqueness(Protocol):
     @property
     def unique_equilibrium(self) -> bool:
         """``False`` makes gradients through the equilibrium NaN instead of those of one selection."""
+        ...
+
+
+@runtime_checkable
+class PlayerCosts(Protocol):
+    """Each player's cost (minimized) at a profile, so that a solver can verify its answer by unilateral
+    deviations (:func:`solvers.solve_vi` and :func:`solvers.solve_gne` do: a stationary point of the
+    pseudo-gradient where a player still gains is not reported as ``CONVERGED``)."""
+
+    def costs(self, x: jax.Array) -> jax.Array:
+        """``(N,)``: player ``i``'s cost, whose strategy is ``x[i]`` (the strategies' leading axis)."""
         ...

@@ -31,7 +31,7 @@ import numpy as np
 
 from mechanisms import pytree_dataclass
 
-from .._protocol import BoxStrategySets, ContinuousGame, DenseSharedConstraints
+from .._protocol import BoxStrategySets, ContinuousGame, DenseSharedConstraints, PlayerCosts
 from .._validation import finite_array
 from ..grid import Grid
 
@@ -39,7 +39,7 @@ __all__ = ["NetworkCournotGame", "network_cournot_game"]
 
 
 @pytree_dataclass
-class NetworkCournotGame(ContinuousGame, DenseSharedConstraints, BoxStrategySets):
+class NetworkCournotGame(ContinuousGame, DenseSharedConstraints, BoxStrategySets, PlayerCosts):
     """Networked Cournot game (an immutable pytree); build it with :func:`network_cournot_game`."""
 
     grid: Grid

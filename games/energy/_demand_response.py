@@ -53,7 +53,7 @@ import numpy as np
 from mechanisms import (daily_proportional_user_bill, hourly_proportional_user_bill, pytree_dataclass, quadratic_cost,
                         static_field, storage_arbitrage_payment)
 
-from .._protocol import (BestResponses, BoxStrategySets, ContinuousGame, DeclaresUniqueness, DenseSharedConstraints,
+from .._protocol import (BestResponses, PlayerCosts, BoxStrategySets, ContinuousGame, DeclaresUniqueness, DenseSharedConstraints,
                          ScaledPseudoGradient, SharedLinearConstraints, StrategyEqualities)
 from .._validation import finite_array
 from ._consumers import Consumers, consumers
@@ -67,7 +67,7 @@ BILLING_RULES = {"daily": daily_proportional_user_bill, "hourly": hourly_proport
 
 @pytree_dataclass
 class DemandResponseGame(ContinuousGame, ScaledPseudoGradient, SharedLinearConstraints, DenseSharedConstraints,
-                         BoxStrategySets, StrategyEqualities, BestResponses, DeclaresUniqueness):
+                         BoxStrategySets, StrategyEqualities, BestResponses, DeclaresUniqueness, PlayerCosts):
     """The demand-response game of Mohsenian-Rad et al. (2010) (an immutable pytree).
 
     Attributes (array leaves, differentiable): ``consumers`` (:class:`~games.Consumers`), ``storage``

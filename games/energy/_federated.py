@@ -32,14 +32,14 @@ import numpy as np
 
 from mechanisms import proportional_user_reward, pytree_dataclass, static_field
 
-from .._protocol import BoxStrategySets, ContinuousGame
+from .._protocol import BoxStrategySets, ContinuousGame, PlayerCosts
 from .._validation import finite_array
 
 __all__ = ["FederatedContributionGame", "federated_contribution_game"]
 
 
 @pytree_dataclass
-class FederatedContributionGame(ContinuousGame, BoxStrategySets):
+class FederatedContributionGame(ContinuousGame, BoxStrategySets, PlayerCosts):
     """Effort game with a shared reward pool (an immutable pytree); proportional shares unless a
     ``reward_rule`` (static) with its ``reward_params`` (a pytree) is given; the pool is the model's value
     unless a ``reward_budget`` is."""
@@ -85,7 +85,13 @@ class FederatedContributionGame(ContinuousGame, BoxStrategySets):
         total = jnp.sum(e)
         own, aggregate = jax.vmap(jax.grad(self._cost, argnums=(0, 1)), in_axes=(0, None, 0))(e, total,
                                                                                             self.effort_cost)
-        return own + aggregate
+        # At zero total effort the proportional share is 0/0: a participant who alone contributes h > 0
+        # takes the whole pool, so its cost's right derivative is -pool'(0) (= -alpha for the model's
+        # value), not the 0 that differentiating the guarded share gives (zero effort is then no
+        # stationary point). A fixed budget jumps from 0 to the budget: no finite derivative, and
+        # the solvers' deviation check reports the point (Status.PROFITABLE_DEVIATION).
+        right = -jax.grad(lambda t: jnp.asarray(self.reward_pool(t), e.dtype))(total)
+        return jnp.where(total > 0, own + aggregate, self.effort_cost * e + right)
 
     def lipschitz_bound(self):
         """A step-size scale: the effort costs' curvature plus the reward's, which is at most about

@@ -56,7 +56,7 @@ import numpy as np
 
 from mechanisms import monotone_price, pytree_dataclass, quadratic_cost, static_field
 
-from .._protocol import BoxStrategySets, ContinuousGame, DeclaresUniqueness, StrategyEqualities
+from .._protocol import BoxStrategySets, ContinuousGame, DeclaresUniqueness, PlayerCosts, StrategyEqualities
 from .._validation import finite_array
 from ._consumers import consumers
 from ._water_filling import capped_simplex
@@ -76,7 +76,8 @@ def _is_concrete(tree) -> bool:
 
 
 @pytree_dataclass
-class PricedDemandResponseGame(ContinuousGame, BoxStrategySets, StrategyEqualities, DeclaresUniqueness):
+class PricedDemandResponseGame(ContinuousGame, BoxStrategySets, StrategyEqualities, DeclaresUniqueness,
+                               PlayerCosts):
     """Users scheduling their energy under a price rule of net load and hour (an immutable pytree).
 
     Attributes (array leaves, differentiable): ``lower``, ``upper``, ``preferred`` ``(N, T)``;

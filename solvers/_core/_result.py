@@ -38,6 +38,10 @@ class Status(enum.IntEnum):
     support system, or no pivot row): the answer may be incomplete."""
     INFEASIBLE = 4
     """The constraints admit no point (evidence in ``stats``); the profile must not be used."""
+    PROFITABLE_DEVIATION = 5
+    """The residual vanished but a player gains by a unilateral deviation: a stationary point of the
+    pseudo-gradient that is not an equilibrium (the costs are not differentiable there, or not convex
+    in the player's own strategy); the gain is in ``stats``."""
 
     def __str__(self) -> str:
         return self.name

@@ -33,6 +33,7 @@ from .._core._adjoint import ImplicitAdjoint, UnrolledAdjoint, check_adjoint, im
 from .._core._loop import iterate
 from .._core._result import final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
+from ._certify import certify_deviations
 from ._first_order import extragradient_step, projected_step
 from ._newton import proximal_complementarity_newton
 from ._problem import Problem, check_continuous_game, has_shared_constraints, is_polyhedral
@@ -53,7 +54,8 @@ GNE_METHODS = ("extragradient", "semismooth_newton")
 
 
 def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float | None = None,
-              max_steps: int | None = None, adjoint=ImplicitAdjoint(), throw: bool = False) -> GeneralizedEquilibrium:
+              max_steps: int | None = None, adjoint=ImplicitAdjoint(), certify: bool = True,
+              throw: bool = False) -> GeneralizedEquilibrium:
     """The variational equilibrium of a game with shared linear constraints ``A x <= upper``.
 
     The game implements :class:`games.ContinuousGame` (its ``vi_operator`` is used where it implements
@@ -81,7 +83,10 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
         rescaling the multipliers by ``L / ||A||`` so that both blocks of the operator have Lipschitz
         constant ``L`` (a state-of-charge operator with ``||A|| ~ T`` would otherwise force a tiny
         primal step); ``0.9 / L`` for both without constraint rows.
-      tol: natural-map residual of the primal-dual VI (default 1e-8 in float64, 1e-4 in float32).
+      tol: the scale-invariant natural-map residual of the primal-dual VI for ``CONVERGED`` (default 1e-10
+        in float64, 1e-4 in float32): the primal block ``||x - P(x - (F(x) + A^T mu) / L)||_inf``, the dual
+        block in the scaled multipliers ``mu ||A|| / L``, both over ``max(1, ||x||_inf)``; invariant to
+        the units of money.
       max_steps: the most iterations (static; default 200,000 extragradient or 5,000 Newton steps, enough
         for a 50x50 lattice with 4,900 tightly rated lines, which needs about 2,600).
       adjoint: how derivatives pass through the solve (static). :class:`~solvers.ImplicitAdjoint`
@@ -91,6 +96,11 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
         is strongly regular (unique multipliers, strict complementarity).
         :class:`~solvers.UnrolledAdjoint` differentiates through ``max_steps`` extragradient steps;
         ``None`` attaches no derivative rule.
+      certify: for a game that reports its players' costs (:class:`games.PlayerCosts`), verify a
+        ``CONVERGED`` answer by unilateral deviations (toward the initial point and the bounds; see
+        :mod:`solvers.continuous._certify`): where a player gains more than the residual allows, the
+        status is ``PROFITABLE_DEVIATION`` (a stationary point that is not an equilibrium) and
+        ``stats['deviation_gain']`` says by how much.
 
     Example:
       >>> from games import ieee14, network_cournot_game
@@ -118,7 +128,7 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
     default_steps = 5_000 if method == "semismooth_newton" else 200_000
     max_steps = check_positive_int(default_steps if max_steps is None else max_steps, "max_steps")
     dtype = jax.eval_shape(game.initial_point).dtype
-    tol = check_tol(tol, dtype, float64=1e-8)
+    tol = check_tol(tol, dtype, float64=1e-10)
     if step_size is None:
         L, norm = game.lipschitz_bound(), Problem(game).norm_bound()
         step_size = jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
@@ -126,6 +136,8 @@ def solve_gne(game, *, method: str = "extragradient", step_size=None, tol: float
     step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
     result = _solve_gne(game, step_size, jnp.asarray(tol), method=method, max_steps=max_steps,
                         unrolled=isinstance(adjoint, UnrolledAdjoint))
+    if certify:
+        result = certify_deviations(game, result, tol)
     if isinstance(adjoint, ImplicitAdjoint):
         x, mu = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size),
                                      jax.lax.stop_gradient((result.strategies, result.multipliers)),
@@ -166,12 +178,19 @@ def _complementarity_newton(problem, x0, mu0, step_size, tol, max_steps):
     eq_values, eq_adjoint, eq_target = problem.equalities()
     p = eq_target.size
     split = lambda w: (w[:n].reshape(shape), w[n:n + p], w[n + p:])
+    # Solved in money-free units: the operator over L, the multipliers times ||A|| / L (equalities' times
+    # 1 / L), the slacks over ||A||, so that Newton's steps and its proximal regularization do not depend
+    # on the units of money (the certificate is the scale-invariant residual either way).
+    L = problem.lipschitz()
+    norm = problem.norm_bound()
+    norm = jnp.where(norm > 0, norm, 1.0)
+    unscale = lambda w: (lambda x, lam, mu: (x, lam * L, mu * L / norm))(*split(w))
 
     def G(w):
-        x, lam, mu = split(w)
+        x, lam, mu = unscale(w)
         Fx, Fmu = problem.primal_dual_operator((x, mu))
-        return jnp.concatenate([(Fx + eq_adjoint(lam)).ravel(), eq_target - eq_values(x),
-                                jnp.where(problem.active, Fmu, 1.0)])
+        return jnp.concatenate([((Fx + eq_adjoint(lam)) / L).ravel(), eq_target - eq_values(x),
+                                jnp.where(problem.active, Fmu / norm, 1.0)])
 
     box = lambda x_bound, lam_bound, mu_bound: jnp.concatenate([
         jnp.broadcast_to(x_bound, shape).ravel().astype(x0.dtype), jnp.full(p, lam_bound, x0.dtype),
@@ -182,9 +201,9 @@ def _complementarity_newton(problem, x0, mu0, step_size, tol, max_steps):
     plain = p == 0 and x_upper is None
     upper = None if plain else box(jnp.inf if x_upper is None else x_upper, jnp.inf, jnp.inf)
     w0 = jnp.concatenate([x0.ravel(), jnp.zeros(p, x0.dtype), mu0])
-    residual = lambda w: problem.primal_dual_residual(split(w)[::2])
+    residual = lambda w: problem.primal_dual_residual(unscale(w)[::2])
     w, k, r = proximal_complementarity_newton(G, lower, upper, w0, tol, residual, max_steps=max_steps,
-                                              scale=1.0 / step_size[0])
-    x, _, mu = split(w)
+                                              scale=1.0 / (step_size[0] * L))
+    x, _, mu = unscale(w)
     x, mu = problem.primal_dual_project((x, mu))  # exact feasibility (Newton iterates may sit a rounding error outside)
     return x, mu, k, r

@@ -46,18 +46,16 @@ BACKTRACKS = 12  # step halvings tried by the line searches
 CG_FORCING = 0.1  # relative accuracy of the inner linear solves, times min(1, ||residual||)
 
 
-def semismooth_newton(F, P, x0, step_size, tol, *, max_steps, krylov_restart=50, krylov_restarts=20):
-    """Run the method on flat vectors. ``F``, ``P``: callables on ``(n,)``; ``x0`` feasible.
+def semismooth_newton(F, P, x0, step_size, tol, residual, *, max_steps, krylov_restart=50, krylov_restarts=20):
+    """Run the method on flat vectors. ``F``, ``P``: callables on ``(n,)``; ``x0`` feasible; ``residual(x)``
+    the certificate compared with ``tol`` (the solver's scale-invariant natural-map residual).
 
-    Returns ``(x, natural-map residual, iterations)``; to be called inside ``jit``.
+    Returns ``(x, residual, iterations)``; to be called inside ``jit``.
     """
 
     def normal_map(z):
         x = P(z)
         return step_size * F(x) + z - x
-
-    def residual(x):
-        return jnp.max(jnp.abs(x - P(x - F(x))))
 
     restart = min(krylov_restart, x0.size)
 

@@ -26,6 +26,11 @@ def check_continuous_game(game, solver: str) -> None:
         missing = [m for m in required if m not in dir(game)]
         raise ValueError(f"{solver} needs a continuous game (games.ContinuousGame); {type(game).__name__} "
                          f"lacks {', '.join(missing)}")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(game):  # e.g. a NaN rating set by dataclasses.replace
+        if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, (jax.Array, np.ndarray)):
+            continue
+        if jnp.issubdtype(leaf.dtype, jnp.inexact) and bool(np.isnan(np.asarray(leaf)).any()):
+            raise ValueError(f"{solver}: the game's {jax.tree_util.keystr(path).lstrip('.')} contains NaN")
 
 
 def has_shared_constraints(game) -> bool:
@@ -116,13 +121,42 @@ class Problem:
         x, mu = w
         return self.project(x), jnp.where(self.active, jnp.maximum(mu, 0.0), 0.0)
 
+    def lipschitz(self):
+        """``L``, the game's bound on the operator's Lipschitz constant: the scale of ``F`` (money per
+        unit of strategy squared), positive."""
+        return jnp.asarray(self.game.lipschitz_bound(), self.dtype)
+
     def natural_residual(self, x):
-        """``||x - P(x - F(x))||_inf``, zero exactly at a solution of the VI."""
-        return jnp.max(jnp.abs(x - self.project(x - self.operator(x))))
+        """The scale-invariant natural-map residual ``||x - P(x - F(x) / L)||_inf / max(1, ||x||_inf)``.
+
+        Zero exactly at a solution of the VI. Dividing ``F`` by its Lipschitz bound ``L`` measures the
+        residual in the strategies' units whatever the units of money (scaling every cost by ``c``
+        scales ``F`` and ``L`` alike); dividing by ``max(1, ||x||_inf)`` makes it relative for large
+        strategies and absolute for small ones (Facchinei and Pang 2003, sec. 1.5: the natural map with
+        any positive step characterizes the solutions).
+        """
+        step = jnp.reciprocal(self.lipschitz())
+        return jnp.max(jnp.abs(x - self.project(x - step * self.operator(x)))) / _size(x)
 
     def primal_dual_residual(self, w):
-        """The natural-map residual of the primal-dual VI (both blocks, sup norm)."""
+        """The scale-invariant natural-map residual of the primal-dual VI (both blocks, sup norm).
+
+        The primal block is :meth:`natural_residual` of ``F(x) + A^T mu``; the multipliers are measured
+        as ``mu_tilde = mu ||A|| / L`` (in the strategies' units, whatever the units of money), whose
+        operator block is ``(upper - A x) / ||A||``: the block is ``|mu_tilde - max(0, mu_tilde - (upper -
+        A x) / ||A||)|``, complementarity of the scaled multipliers and the scaled slacks.
+        """
         x, mu = w
+        L = self.lipschitz()
+        norm = self.norm_bound()
+        norm = jnp.where(norm > 0, norm, 1.0)
         Fx, Fmu = self.primal_dual_operator(w)
-        px, pmu = self.primal_dual_project((x - Fx, mu - Fmu))
-        return jnp.maximum(jnp.max(jnp.abs(x - px)), jnp.max(jnp.abs(mu - pmu), initial=0.0))
+        primal = jnp.max(jnp.abs(x - self.project(x - Fx / L)))
+        mu_scaled = mu * norm / L
+        dual = jnp.where(self.active, mu_scaled - jnp.maximum(mu_scaled - Fmu / norm, 0.0), 0.0)
+        return jnp.maximum(primal, jnp.max(jnp.abs(dual), initial=0.0)) / _size(x)
+
+
+def _size(x):
+    """``max(1, ||x||_inf)``: the strategies' scale in the residual."""
+    return jnp.maximum(jnp.max(jnp.abs(x), initial=0.0), 1.0)

@@ -4,8 +4,10 @@ A profile ``x*`` is a Nash equilibrium of a game with convex costs and convex
 strategy sets ``X`` exactly when it solves the variational inequality
 ``<F(x*), x - x*> >= 0`` for all ``x in X``, where ``F`` stacks each player's
 gradient of its own cost (the pseudo-gradient), i.e. when it is a fixed point
-of the natural map: ``x* = P_X(x* - F(x*))``. The certified residual is
-``||x - P_X(x - F(x))||_inf``.
+of the natural map: ``x* = P_X(x* - F(x*) / L)`` for any ``L > 0``. The certified residual is
+scale-invariant: ``||x - P_X(x - F(x) / L)||_inf / max(1, ||x||_inf)`` with ``L`` the game's
+``lipschitz_bound()``, so the same game with money in cents or in millions stops at the same point with
+the same status (an absolute residual converges early in small units and never in large ones).
 
 A game for :func:`solve_vi` implements :class:`games.ContinuousGame`
 (``pseudo_gradient``, ``project``, ``initial_point``, ``lipschitz_bound``);
@@ -45,6 +47,7 @@ from .._core._adjoint import ImplicitAdjoint, UnrolledAdjoint, check_adjoint, im
 from .._core._loop import iterate
 from .._core._result import Solution, final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
+from ._certify import certify_deviations
 from ._first_order import extragradient_step, projected_step
 from ._newton import semismooth_newton
 from ._problem import Problem, check_continuous_game, has_best_responses, has_binding_constraints
@@ -62,7 +65,8 @@ class VariationalEquilibrium(Solution):
 
     Attributes:
       strategies: the profile ``x`` (the game's strategy array).
-      residual: ``||x - P(x - F(x))||_inf``, zero exactly at an equilibrium.
+      residual: ``||x - P(x - F(x) / L)||_inf / max(1, ||x||_inf)`` (``L = game.lipschitz_bound()``),
+        zero exactly at an equilibrium and invariant to the units of money.
       iterations: iterations used.
       status: a :class:`~solvers.Status` code.
     """
@@ -71,13 +75,14 @@ class VariationalEquilibrium(Solution):
 
 
 def natural_map_residual(game, x):
-    """``||x - P(x - F(x))||_inf`` with ``F`` the game's (block-scaled) pseudo-gradient."""
+    """The certified residual of :func:`solve_vi`: ``||x - P(x - F(x) / L)||_inf / max(1, ||x||_inf)`` with
+    ``F`` the game's (block-scaled) pseudo-gradient and ``L = game.lipschitz_bound()``."""
     return Problem(game).natural_residual(x)
 
 
 def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float | None = None,
              max_steps: int | None = None, x0=None, adjoint=ImplicitAdjoint(),
-             throw: bool = False) -> VariationalEquilibrium:
+             certify: bool = True, throw: bool = False) -> VariationalEquilibrium:
     """Solve a continuous game's variational inequality to a natural-map residual of ``tol``.
 
     Args:
@@ -85,7 +90,9 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
       method: one of :data:`VI_METHODS`.
       step_size: the step ``g`` (default ``0.9 / L`` with ``L = game.lipschitz_bound()``, ``0.45 / L``
         for the optimistic method); may be traced.
-      tol: natural-map residual for ``CONVERGED`` (default 1e-8 in float64, 1e-4 in float32); may be traced.
+      tol: the scale-invariant natural-map residual for ``CONVERGED``,
+        ``||x - P(x - F(x) / L)||_inf / max(1, ||x||_inf) <= tol`` (default 1e-10 in float64, 1e-4 in
+        float32); may be traced.
       max_steps: the most iterations (static; default 500 Newton steps, 100,000 for the others).
       x0: starting profile (default ``game.initial_point()``), projected first.
       adjoint: how derivatives pass through the solve (static). :class:`~solvers.ImplicitAdjoint`
@@ -96,6 +103,11 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         billing: only the aggregate load is unique) gets NaN gradients: the implicit function theorem
         does not apply there. :class:`~solvers.UnrolledAdjoint`: differentiate through exactly
         ``max_steps`` iterations of a first-order method. ``None``: no derivative rule.
+      certify: for a game that reports its players' costs (:class:`games.PlayerCosts`), verify a
+        ``CONVERGED`` answer by unilateral deviations (toward the initial point and the bounds; see
+        :mod:`solvers.continuous._certify`): where a player gains more than the residual allows, the
+        status is ``PROFITABLE_DEVIATION`` (a stationary point that is not an equilibrium) and
+        ``stats['deviation_gain']`` says by how much.
       throw: raise (outside jit) if it did not converge.
 
     Raises ``ValueError`` for a game with finite shared constraints (they need :func:`solve_gne`), an
@@ -123,7 +135,7 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     max_steps = check_positive_int(DEFAULT_MAX_STEPS.get(method, 100_000) if max_steps is None else max_steps,
                                    "max_steps")
     start = jax.eval_shape(game.initial_point)  # shape and dtype, without running anything eagerly
-    tol = check_tol(tol, start.dtype, float64=1e-8)
+    tol = check_tol(tol, start.dtype, float64=1e-10)
     if x0 is not None:
         x0 = jnp.asarray(x0, start.dtype)
         if x0.shape != start.shape:
@@ -133,6 +145,8 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     step_size = jnp.asarray(check_step_size(step_size))
     unrolled = isinstance(adjoint, UnrolledAdjoint)
     result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled)
+    if certify:
+        result = certify_deviations(game, result, tol)
     if isinstance(adjoint, ImplicitAdjoint):
         x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), jax.lax.stop_gradient(result.strategies),
                                  Problem(game).unique)
@@ -155,7 +169,8 @@ def _solve_vi(game, x0, step_size, tol, *, method, max_steps, unrolled=False):
     if method == "semismooth_newton":
         shape = x0.shape
         x, residual, k = semismooth_newton(lambda v: F(v.reshape(shape)).ravel(), lambda v: P(v.reshape(shape)).ravel(),
-                                           x0.ravel(), step_size, tol, max_steps=max_steps)
+                                           x0.ravel(), step_size, tol,
+                                           lambda v: problem.natural_residual(v.reshape(shape)), max_steps=max_steps)
         return _result(x.reshape(shape), k, residual, tol)
 
     def step(state):

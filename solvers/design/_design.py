@@ -77,7 +77,7 @@ import scipy.optimize
 
 from solvers._core._checkpoint import Checkpointer, fingerprint
 
-from .._core._result import Status
+from .._core._result import Solution, Status
 from ..continuous._variational import solve_vi
 
 __all__ = ["design", "DesignResult"]
@@ -392,7 +392,7 @@ def _first_checks(problem, params0):
     if f_shape.shape != () or not jnp.issubdtype(f_shape.dtype, jnp.floating):
         raise ValueError(f"objective must return a real scalar; got shape {f_shape.shape} and dtype {f_shape.dtype}")
     eq = shapes[3]
-    if not (hasattr(eq, "status") and hasattr(eq, "residual")):
+    if not isinstance(eq, Solution):
         raise ValueError("solve must return a result with status and residual (e.g. solvers.solve_vi, solve_gne)")
     return shapes[1].shape[0], shapes[2].shape[0]
 
@@ -534,7 +534,7 @@ def design(game_fn: Callable, params0, objective: Callable, *, solve: Callable =
     _check_callable(game_fn, "game_fn")
     _check_callable(objective, "objective")
     _check_callable(solve, "solve")
-    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+    if not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError(f"optimizer must be an optax GradientTransformation; got {type(optimizer).__name__}")
     constraints = _check_functions(constraints, "constraints")
     equalities = _check_functions(equalities, "equalities")
