@@ -30,6 +30,9 @@ class Status(enum.IntEnum):
     DEGENERATE = 3
     """The algorithm met a degeneracy it does not resolve (e.g. a singular
     support system, or no pivot row): the answer may be incomplete."""
+    INFEASIBLE = 4
+    """The constraints admit no point (a certificate of infeasibility was found, see the result's
+    ``stats``); the profile is NaN, never a plausible answer."""
 
 
 class NonConvergenceError(RuntimeError):

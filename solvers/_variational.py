@@ -58,12 +58,15 @@ class VariationalEquilibrium:
       residual: ``||x - P(x - F(x))||_inf``, zero exactly at an equilibrium.
       iterations: iterations used.
       status: a :class:`~solvers.Status` code.
+      stats: method-specific diagnostics (a dict of arrays; empty for the first-order and Newton
+        methods; the interior-point method reports its complementarity, step, infeasibility evidence).
     """
 
     strategies: jax.Array
     residual: jax.Array
     iterations: jax.Array
     status: jax.Array
+    stats: dict = dataclasses.field(default_factory=dict, kw_only=True)
 
     @property
     def converged(self):
@@ -71,7 +74,7 @@ class VariationalEquilibrium:
 
 
 jax.tree_util.register_dataclass(
-    VariationalEquilibrium, data_fields=["strategies", "residual", "iterations", "status"], meta_fields=[]
+    VariationalEquilibrium, data_fields=["strategies", "residual", "iterations", "status", "stats"], meta_fields=[]
 )
 
 
