@@ -32,9 +32,9 @@ import jax.numpy as jnp
 from ._common import check_positive_int, check_tol, constraint_norm
 from ._implicit import implicit_fixed_point
 from ._newton import proximal_complementarity_newton
-from ._result import Status, final_status, maybe_throw, still_iterating
+from ._result import final_status, maybe_throw, still_iterating
 from .continuous._interior_point import interior_point
-from ._variational import VariationalEquilibrium, _operator
+from ._variational import VariationalEquilibrium, _operator, interior_point_status
 
 __all__ = ["solve_gne", "GeneralizedEquilibrium", "GNE_METHODS"]
 
@@ -173,13 +173,6 @@ def _interior_point_entry(game, step_size, tol, max_steps, implicit, throw):
     result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), max_steps=max_steps, implicit=implicit,
                                        unique=unique)
     return maybe_throw(result, throw, "solve_gne[interior_point]")
-
-
-def interior_point_status(out):
-    """The :class:`~solvers.Status` of an interior-point run: converged, infeasible, nonfinite, max_steps."""
-    return jnp.where(out.converged, Status.CONVERGED, jnp.where(
-        out.infeasible, Status.INFEASIBLE, jnp.where(jnp.isfinite(out.residual), Status.MAX_STEPS,
-                                                     Status.NONFINITE))).astype(jnp.int32)
 
 
 def default_step_size(game):

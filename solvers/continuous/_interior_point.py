@@ -357,7 +357,7 @@ def _max_step(v, dv, mask):
     return jnp.minimum(1.0, jnp.min(ratio, initial=jnp.inf))
 
 
-def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_solver: str = "auto"):
+def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_solver: str = "auto", x0=None):
     """Solve the game's VI over its polyhedral strategy sets (and shared constraints) by the
     predictor-corrector interior-point method of the module docstring. Call inside ``jit`` (it traces
     the game); ``max_steps`` and ``linear_solver`` are static. Returns :class:`InteriorPointOutput`.
@@ -369,6 +369,8 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
     factorization) or, once the average complementarity has fallen below a threshold, one of
     ``POLISH_STEPS`` Newton steps of the active-set polish; ``iterations`` counts both."""
     vi = _Polyhedral(game, shared)
+    if x0 is not None:
+        vi.x_init = jnp.broadcast_to(jnp.asarray(x0, vi.dtype), vi.shape).ravel()
     kind = _choose_linear_solver(vi, linear_solver)
     n, p, m, dtype = vi.n, vi.p, vi.m, vi.dtype
     lower, upper = vi.lower, vi.upper
@@ -542,7 +544,10 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
         next_polish = jnp.where(start, gap * POLISH_AGAIN, st.next_polish)
 
         f_res, f_gap, norm = farkas(z, lam)
-        infeasible = ((f_res <= FARKAS_RESIDUAL) & (f_gap <= -FARKAS_GAP)
+        # The certificate must beat its own residual over the iterate's scale: for feasible x of that
+        # size, -gap <= residual * ||x||_1 (so a feasible problem cannot show it).
+        x_scale = jnp.sum(jnp.abs(x)) + 1.0
+        infeasible = ((f_res <= FARKAS_RESIDUAL) & (f_gap <= -jnp.maximum(FARKAS_GAP, 1e3 * f_res * x_scale))
                       & (norm >= FARKAS_GROWTH * jnp.maximum(norm0, 1.0)))
         return _State(x, z, lam, s, gap,
                       px, plam, pmu, pfree, prows, start | (polishing & ~polish_done), pstep, next_polish,
