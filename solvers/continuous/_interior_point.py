@@ -67,6 +67,7 @@ import jax.numpy as jnp
 __all__ = ["interior_point", "InteriorPointOutput", "LINEAR_SOLVERS", "DENSE_LIMIT"]
 
 LINEAR_SOLVERS = ("auto", "dense", "aggregative")
+DENSE_CONSTRAINTS_LIMIT = 2**22  # matrix-free shared constraints are formed densely up to this many entries
 DENSE_LIMIT = 128  # "auto" uses the dense kernel up to this many unknowns (n + p); see LAPACK note below
 STEP_TO_BOUNDARY = 0.995  # fraction of the largest feasible step taken (Mehrotra 1992; Wright 1997)
 DEBUG = False
@@ -140,6 +141,11 @@ class _Polyhedral:
             self.in_values = lambda v: jnp.zeros(0, dtype)
             self.in_adjoint = lambda mu: jnp.zeros(self.n, dtype)
         self.m = b.size
+        if self.A is None and 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
+            # Small enough: form A once (m adjoint products) and apply it as a matrix from then on.
+            self.A = jax.vmap(self.in_adjoint)(jnp.eye(self.m, dtype=dtype))
+            self.in_values = lambda v: self.A @ v
+            self.in_adjoint = lambda mu: mu @ self.A
         self.active = jnp.isfinite(b)
         self.b = jnp.where(self.active, b, 0.0)
 
@@ -487,19 +493,9 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
         polish_rx = jnp.where(st.pfree, -(Fx + vi.in_adjoint(st.pmu + W * (vi.in_values(st.px) - b))), 0.0)
         polish_re = vi.eq_target - vi.eq_values(st.px)
 
-        def stage(i, solutions):
-            """Solve 0: the predictor, or the polish's Newton step; solve 1: the corrector (one call site,
-            one factorization)."""
-            first, _ = solutions
-            rx_pred, re_pred = rhs(products)
-            rx_corr, re_corr = rhs(corrector(first))
-            rx = jnp.where(i == 0, jnp.where(polishing, polish_rx, rx_pred), rx_corr)
-            re_ = jnp.where(i == 0, jnp.where(polishing, polish_re, re_pred), re_corr)
-            solution = solve(rx, re_)
-            return jax.tree.map(lambda a, b_: jnp.where(i == 0, a, b_), solution, first), solution
-
-        zeros = (jnp.zeros(n, dtype), jnp.zeros(p, dtype))
-        first, second = jax.lax.fori_loop(0, 2, stage, (zeros, zeros))
+        rx_pred, re_pred = rhs(products)
+        first = solve(jnp.where(polishing, polish_rx, rx_pred), jnp.where(polishing, polish_re, re_pred))
+        second = solve(*rhs(corrector(first)))
         dx, dlam, dt, dz, alpha_max = direction(corrector(first), second)
         alpha = jnp.minimum(1.0, STEP_TO_BOUNDARY * alpha_max)
         ok = jnp.isfinite(alpha * (jnp.sum(dx) + jnp.sum(dlam) + jnp.sum(dz) + jnp.sum(dt))) & (alpha > 0)
