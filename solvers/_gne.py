@@ -163,16 +163,22 @@ def _interior_point_entry(game, step_size, tol, max_steps, implicit, throw):
     """``solve_gne(method="interior_point")``: eager validation, then one jitted program."""
     _check_polyhedral(game, "interior_point")
     max_steps = check_positive_int(INTERIOR_POINT_MAX_STEPS if max_steps is None else max_steps, "max_steps")
-    dtype = game.initial_point().dtype
+    dtype = _float_dtype(game)
     tol = check_tol(tol, dtype, float64=1e-8)
     if step_size is not None:
         step_size = jnp.broadcast_to(jnp.asarray(step_size, dtype), (2,))
         if not isinstance(step_size, jax.core.Tracer) and not bool(jnp.all(step_size > 0)):
             raise ValueError(f"step_size must be positive; got {step_size}")
     unique = bool(getattr(game, "unique_equilibrium", True)) if implicit else True
-    result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), max_steps=max_steps, implicit=implicit,
-                                       unique=unique)
+    result = _solve_gne_interior_point(game, step_size, tol, max_steps=max_steps, implicit=implicit, unique=unique)
     return maybe_throw(result, throw, "solve_gne[interior_point]")
+
+
+def _float_dtype(game):
+    """The game's floating-point dtype, read off its array leaves (computing ``initial_point()`` eagerly can
+    cost more than a whole solve of a small game)."""
+    dtypes = [leaf.dtype for leaf in jax.tree_util.tree_leaves(game) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.result_type(*dtypes) if dtypes else jnp.result_type(float)
 
 
 def default_step_size(game):
