@@ -196,7 +196,15 @@ def _solve_gne_interior_point(game, step_size, tol, *, max_steps, implicit, uniq
     mu = jnp.where(out.infeasible, jnp.nan, out.multipliers)
     if implicit:
         if step_size is None:
-            step_size = default_step_size(game)
+            # The extragradient steps, with ||A||_F >= ||A||_2 for a dense A (no SVD, i.e. no batched LAPACK
+            # call, in the compiled program: see solvers.continuous._interior_point._lu_factor).
+            L = game.lipschitz_bound()
+            if hasattr(game, "constraint_norm_bound"):
+                norm = game.constraint_norm_bound()
+            else:
+                norm = jnp.linalg.norm(game.shared_constraints()[0])
+            step_size = jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
+                                  jnp.stack([0.9 / L, 0.9 / L]))
         # The derivative of the equilibrium does not depend on the fixed-point map's (positive) steps.
         x, mu = implicit_fixed_point(_fixed_point_map, (game, step_size), (x, mu), unique)
     return GeneralizedEquilibrium(strategies=x, multipliers=mu, residual=out.residual, iterations=out.iterations,

@@ -36,25 +36,59 @@ solved by one of two kernels:
   probe measures the error, reported in ``stats``). Each player's block, bordered by its own equality
   rows, is factorized (batched LU of ``(T + r)``-square blocks), and the coupling is handled by the
   Sherman-Morrison-Woodbury formula with a ``T x T`` capacitance matrix: O(players T^3) a step instead of
-  O((players T)^3), with iterative refinement against the exact matrix-free operator. Woodbury rather
-  than a Krylov method: the Woodbury solve is exact in one pass (the block preconditioner would leave a
-  rank-``T`` remainder, i.e. up to ``T + 1`` Krylov steps of jvps, each as dear as the whole Woodbury
-  correction) and it has no iteration count that varies between instances under ``vmap``.
+  O((players T)^3), with two passes of iterative refinement against the block model (Woodbury loses
+  digits when the blocks are ill-conditioned, as interior-point blocks become). Woodbury rather than a
+  Krylov method with a block preconditioner: the Woodbury solve is exact in one pass (the
+  preconditioned system would be the identity plus a rank-``T`` remainder, i.e. up to ``T + 1`` Krylov
+  steps of jvps, each as dear as the whole Woodbury correction, and fewer digits as the barrier
+  terms blow up) and it has no iteration count that varies between instances under ``vmap``.
+
+Matrix-free shared constraints small enough (``m n <= 2^22``) are formed densely once, before the loop.
+The LU factorizations are LAPACK's; they are kept small (dense kernel up to ``DENSE_LIMIT`` unknowns,
+blocks of ``T + r``), because OpenBLAS's own threads, next to XLA's, stall for 100 ms on a busy
+2-core machine once a factorization is large enough to be threaded.
+
+Degenerate solutions (a limit that binds with a zero multiplier, or the continuum of equilibria of
+daily billing) slow every interior-point method to linear convergence with ``min(slack, dual) ~
+sqrt(nu)``, so the natural-map residual would need ``nu ~ tol^2``. Once the average complementarity
+``nu`` has fallen by ``POLISH_BELOW``, an active-set polish (the crossover of Mehrotra's practice, as
+in OSQP's solution polishing, Stellato et al. 2020) takes ``POLISH_STEPS`` Newton steps on the system
+of the guessed active set (a pair is active where its dual exceeds its slack): active bounds pinned,
+active rows held as equalities by a penalty with method-of-multipliers updates, a tiny proximal term
+on the free variables (the Jacobian may be singular on them). The polished point is kept only if its
+certificate is better; otherwise the interior-point iteration goes on and the next polish waits for
+``nu`` to fall by another ``POLISH_AGAIN``. Every iteration factorizes one matrix: either a
+predictor-corrector step or a polish step.
 
 Variables with ``lower == upper`` are fixed and left out of the system; the iterate stays strictly
-inside its bounds. The loop (``lax.while_loop``, at most ``max_steps`` iterations, vmappable) stops
-when the certificate -- the natural-map residual ``||w - P(w - G(w))||_inf`` of the projected iterate,
-the same residual every other method reports -- is at most ``tol``, or when the duals diverge along a
-Farkas certificate of infeasibility of the constraints (``(lam, mu, z)`` with ``E^T lam + A^T mu - z_l +
-z_u ~ 0`` and ``e.lam + b.mu - l.z_l + u.z_u < 0``: no feasible point exists), reported as infeasible
-with the certificate's residual and gap in ``stats``.
+inside its bounds. The complementarity pairs are stacked: slacks ``t = (x - l, u - x, s)`` and duals
+``z = (z_l, z_u, mu)``. The loop (``lax.while_loop``, at most ``max_steps`` iterations, vmappable)
+stops when the certificate -- the natural-map residual ``||w - P(w - G(w))||_inf`` of the projected
+iterate, the same residual every other method reports -- is at most ``tol``, when a step fails
+(``stats["stalled"]``), or when the duals diverge along a Farkas certificate of infeasibility of the
+constraints (``(lam, mu, z)`` with ``E^T lam + A^T mu - z_l + z_u ~ 0`` and ``e.lam + b.mu - l.z_l +
+u.z_u < 0``, which no feasible point allows; Wright 1997 ch. 9), reported as infeasible with the
+certificate's normalized residual and gap in ``stats``.
 
 References: S. Mehrotra (1992), "On the implementation of a primal-dual interior point method", SIAM
 J. Optim. 2(4); D. Ralph and S. J. Wright (1997), "Superlinear convergence of an interior-point method
 for monotone variational inequalities", in *Complementarity and Variational Problems*; S. J. Wright
 (1997), *Primal-Dual Interior-Point Methods*, SIAM; F. Facchinei and J.-S. Pang (2003),
 *Finite-Dimensional Variational Inequalities and Complementarity Problems*, ch. 11; J. B. Rosen (1965);
-W. W. Hager (1989), "Updating the inverse of a matrix", SIAM Review 31(2) (Sherman-Morrison-Woodbury).
+W. W. Hager (1989), "Updating the inverse of a matrix", SIAM Review 31(2) (Sherman-Morrison-Woodbury);
+B. Stellato, G. Banjac, P. Goulart, A. Bemporad and S. Boyd (2020), "OSQP: an operator splitting solver
+for quadratic programs", Math. Prog. Comp. 12 (solution polishing); Rockafellar (1976) (the method of
+multipliers as a proximal point method).
+
+Example (inside ``jit``; ``solve_gne`` and ``solve_vi`` wrap it):
+
+    >>> import jax, numpy as np
+    >>> from games import ieee14, network_cournot_game
+    >>> game = network_cournot_game(ieee14(), [0, 1, 2], cost_linear=10.0, demand_intercept=100.0,
+    ...                             demand_slope=1.0)
+    >>> out = jax.jit(lambda g: interior_point(g, tol=1e-8, max_steps=50))(game)
+    >>> bool(out.converged), round(float(out.x[0]), 6)  # (a - c) / (b (G + 1))
+    (True, 22.5)
 """
 
 from __future__ import annotations
@@ -68,7 +102,7 @@ __all__ = ["interior_point", "InteriorPointOutput", "LINEAR_SOLVERS", "DENSE_LIM
 
 LINEAR_SOLVERS = ("auto", "dense", "aggregative")
 DENSE_CONSTRAINTS_LIMIT = 2**22  # matrix-free shared constraints are formed densely up to this many entries
-DENSE_LIMIT = 128  # "auto" uses the dense kernel up to this many unknowns (n + p); see LAPACK note below
+DENSE_LIMIT = 128  # "auto" uses the dense kernel up to this many unknowns (n + p); see the LAPACK note
 STEP_TO_BOUNDARY = 0.995  # fraction of the largest feasible step taken (Mehrotra 1992; Wright 1997)
 DEBUG = False
 POLISH_BELOW = 1e-7  # the first active-set polish starts once the average complementarity is below this (x its start)
@@ -207,18 +241,55 @@ def _choose_linear_solver(vi: _Polyhedral, linear_solver: str) -> str:
 
 
 def _lu_factor(a):
-    """LU with partial pivoting of ``a`` (batched over leading axes): ``(lu, permutation)``."""
-    lu, _, permutation = jax.lax.linalg.lu(a)
-    return lu, permutation
+    """LU factorization with partial pivoting of ``a`` (``(..., n, n)``, batched over leading axes) in plain
+    XLA operations: ``(lu, permutation)`` with ``a[permutation] = L U``, ``L`` unit lower triangular.
+
+    Not ``jax.lax.linalg.lu``: jaxlib's batched LAPACK kernels (getrf, trsm) split the batch over XLA's
+    intra-op thread pool and wait for the pieces, so two of them running side by side on a 2-thread pool
+    deadlock (observed with jax 0.10 on 2 cores); the matrices here are small (players' blocks, a
+    ``T x T`` capacitance, the dense kernel's at most ``DENSE_LIMIT`` unknowns), so ``n`` vectorized
+    elimination steps cost little."""
+    n = a.shape[-1]
+    index = jnp.arange(n)
+
+    def eliminate(k, carry):
+        lu, permutation = carry
+        column = jnp.take(lu, k, axis=-1)  # (..., n)
+        pivot_row = jnp.argmax(jnp.where(index >= k, jnp.abs(column), -1.0), axis=-1)[..., None]
+        swap = jnp.where(index == k, pivot_row, jnp.where(index == pivot_row, k, index))  # (..., n)
+        lu = jnp.take_along_axis(lu, swap[..., :, None], axis=-2)
+        permutation = jnp.take_along_axis(permutation, swap, axis=-1)
+        row = jnp.take(lu, k, axis=-2)  # (..., n): the pivot row
+        below = index > k
+        factor = jnp.where(below, jnp.take(lu, k, axis=-1) / jnp.take(row, k, axis=-1)[..., None], 0.0)
+        lu = lu - factor[..., :, None] * jnp.where(index > k, row, 0.0)[..., None, :]
+        return jnp.where(below[:, None] & (index == k)[None, :], factor[..., :, None], lu), permutation
+
+    permutation = jnp.broadcast_to(index, a.shape[:-1])
+    return jax.lax.fori_loop(0, n, eliminate, (a, permutation))
 
 
 def _lu_solve(factors, b):
-    """Solve ``a x = b`` (``b``: ``(..., n, k)``) from :func:`_lu_factor`'s factors: a row permutation and
-    two triangular solves (no pivot-to-permutation loop per solve, unlike ``jax.scipy.linalg.lu_solve``)."""
+    """Solve ``a x = b`` (``b``: ``(..., n, k)``) from :func:`_lu_factor`'s factors: the row permutation,
+    then forward and back substitution (plain XLA operations, see :func:`_lu_factor`)."""
     lu, permutation = factors
-    b = jnp.take_along_axis(b, permutation[..., None], axis=-2)
-    y = jax.lax.linalg.triangular_solve(lu, b, left_side=True, lower=True, unit_diagonal=True)
-    return jax.lax.linalg.triangular_solve(lu, y, left_side=True, lower=False)
+    n = lu.shape[-1]
+    index = jnp.arange(n)
+    b = jnp.take_along_axis(b, permutation[..., :, None], axis=-2)
+
+    def forward(i, y):  # y_i = b_i - sum_{j < i} L_ij y_j
+        row = jnp.where(index < i, jnp.take(lu, i, axis=-2), 0.0)
+        value = jnp.take(y, i, axis=-2) - jnp.einsum("...j,...jk->...k", row, y)
+        return jnp.where((index == i)[:, None], value[..., None, :], y)
+
+    def backward(step, x):  # x_i = (y_i - sum_{j > i} U_ij x_j) / U_ii
+        i = n - 1 - step
+        row = jnp.take(lu, i, axis=-2)
+        value = (jnp.take(x, i, axis=-2) - jnp.einsum("...j,...jk->...k", jnp.where(index > i, row, 0.0), x))
+        value = value / jnp.take(row, i, axis=-1)[..., None]
+        return jnp.where((index == i)[:, None], value[..., None, :], x)
+
+    return jax.lax.fori_loop(0, n, backward, jax.lax.fori_loop(0, n, forward, b))
 
 
 def _pseudo_random(size, dtype, seed):
