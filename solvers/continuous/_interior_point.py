@@ -104,7 +104,6 @@ LINEAR_SOLVERS = ("auto", "dense", "aggregative")
 DENSE_CONSTRAINTS_LIMIT = 2**22  # matrix-free shared constraints are formed densely up to this many entries
 DENSE_LIMIT = 128  # "auto" uses the dense kernel up to this many unknowns (n + p); see the LAPACK note
 STEP_TO_BOUNDARY = 0.995  # fraction of the largest feasible step taken (Mehrotra 1992; Wright 1997)
-DEBUG = False
 POLISH_BELOW = 1e-7  # the first active-set polish starts once the average complementarity is below this (x its start)
 POLISH_AGAIN = 1e-2  # ... and the next one once it has fallen by this factor more
 POLISH_PENALTY = 1e3  # penalty weight of active rows in the polish (x the Jacobian's scale)
@@ -437,7 +436,21 @@ def _max_step(v, dv, mask):
 def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_solver: str = "auto", x0=None):
     """Solve the game's VI over its polyhedral strategy sets (and shared constraints) by the
     predictor-corrector interior-point method of the module docstring. Call inside ``jit`` (it traces
-    the game); ``max_steps`` and ``linear_solver`` are static. Returns :class:`InteriorPointOutput`.
+    the game). Returns :class:`InteriorPointOutput`; its ``residual`` is the natural-map residual of the
+    (projected) point returned, ``converged`` says whether it is at most ``tol``.
+
+    Args:
+      game: a game with ``initial_point``, ``project``, ``vi_operator`` or ``pseudo_gradient``,
+        ``lower_bounds`` (optionally ``upper_bounds`` and ``equality_values``/``equality_adjoint``/
+        ``equality_target``) and, used when ``shared``, shared constraints (see :mod:`solvers._gne`).
+      tol: natural-map residual to reach (may be traced).
+      max_steps: the most iterations (static).
+      shared: include the game's shared constraints (``solve_gne``) or not (``solve_vi``) (static).
+      linear_solver: ``"dense"``, ``"aggregative"`` or ``"auto"`` (aggregative for strategy arrays
+        ``(players, T)`` with more than ``DENSE_LIMIT`` unknowns, dense otherwise) (static). The
+        aggregative kernel assumes an aggregative Jacobian; ``stats["structure_error"]`` measures how far
+        the game is from it (a large value slows convergence, it never changes the certificate).
+      x0: a starting point (default ``game.initial_point()``), pushed inside the bounds.
 
     The complementarity pairs are stacked: slacks ``t = (x - l, u - x, s) = M x + const`` with
     ``M = [I; -I; -A]`` and duals ``z = (z_l, z_u, mu)``, so that the dual residual is
@@ -583,11 +596,6 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
         px = st.px + jnp.where(st.pfree, first[0], 0.0)
         plam = first[1]
         pmu = jnp.where(st.prows, st.pmu + W * (vi.in_values(px) - b), 0.0)
-        if DEBUG:
-            jax.debug.print("k={k} polish={pol} rd={rd:.2e} re={re:.2e} rp={rp:.2e} nu={nu:.2e} a={a:.3f} "
-                            "serr={se:.1e}", k=st.k, pol=polishing, rd=jnp.max(jnp.abs(rd)),
-                            re=jnp.max(jnp.abs(re), initial=0.0), rp=jnp.max(jnp.abs(rt)), nu=nu,
-                            a=alpha_max, se=structure_error)
 
         # Certify the new point (the interior-point iterate or the polished one); keep the best.
         cx, cmu, c_res = certificate(jnp.where(polishing, px, x), jnp.where(polishing, pmu, mu))
