@@ -1,20 +1,15 @@
-"""Measurements of profiles and mechanisms.
+"""Measurements of profiles and mechanisms, and the runs that produce them.
 
-Finite games: NashConv / exploitability and per-player regrets. Mechanisms:
-incentive-compatibility regret (``ic_regret``), individual-rationality
-violation, budget surplus and efficiency.
+Equilibrium: NashConv / exploitability and per-player regrets. Incentives: regret of misreports
+(``ic_regret``), individual-rationality violation. Welfare: budget surplus and efficiency. Sweeps:
+``sweep`` over a ``grid`` or a ``sample`` of parameters (chunked, vectorized, resumable, on Dask too)
+and the built-in studies.
 """
 
-from ._mechanism_checks import budget_surplus, efficiency, ic_regret, ir_violation, trader_utilities
-from ._nash_conv import exploitability, nash_conv, player_regrets
+from . import _equilibrium, _incentives, _welfare, sweeps
+from ._equilibrium import *  # noqa: F403
+from ._incentives import *  # noqa: F403
+from ._welfare import *  # noqa: F403
+from .sweeps import *  # noqa: F403
 
-__all__ = [
-    "nash_conv",
-    "exploitability",
-    "player_regrets",
-    "ic_regret",
-    "ir_violation",
-    "budget_surplus",
-    "efficiency",
-    "trader_utilities",
-]
+__all__ = [*_equilibrium.__all__, *_incentives.__all__, *_welfare.__all__, *sweeps.__all__]

@@ -1,6 +1,10 @@
-"""Continuous-game solvers (variational inequalities, generalized Nash). For now: the interior-point
-method used by ``solve_gne`` and ``solve_vi`` (``method="interior_point"``)."""
+"""Continuous games: variational inequalities (``solve_vi``) and generalized Nash equilibria with shared
+constraints (``solve_gne``): first-order methods, semismooth Newton, a primal-dual interior-point method
+(the default of ``solve_gne`` on polyhedral strategy sets), implicit derivatives."""
 
-from ._interior_point import DENSE_LIMIT, LINEAR_SOLVERS, InteriorPointOutput, interior_point
+from . import _gne, _interior_point, _variational
+from ._gne import *  # noqa: F403
+from ._interior_point import *  # noqa: F403
+from ._variational import *  # noqa: F403
 
-__all__ = ["interior_point", "InteriorPointOutput", "LINEAR_SOLVERS", "DENSE_LIMIT"]
+__all__ = [*_variational.__all__, *_gne.__all__, *_interior_point.__all__]

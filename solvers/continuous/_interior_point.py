@@ -98,7 +98,12 @@ import typing
 import jax
 import jax.numpy as jnp
 
-__all__ = ["interior_point", "InteriorPointOutput", "LINEAR_SOLVERS", "DENSE_LIMIT"]
+from games import DenseSharedConstraints, SharedLinearConstraints, StrategyEqualities
+
+from .._core._result import Status
+from ._problem import Problem
+
+__all__ = ["interior_point", "InteriorPointOutput"]
 
 LINEAR_SOLVERS = ("auto", "dense", "aggregative")
 DENSE_CONSTRAINTS_LIMIT = 2**22  # matrix-free shared constraints are formed densely up to this many entries
@@ -129,52 +134,46 @@ class InteriorPointOutput(typing.NamedTuple):
 
 
 class _Polyhedral:
-    """The VI of a game in the form the method needs, built at trace time from the game's protocol:
-    ``F`` (``vi_operator`` or ``pseudo_gradient``), ``project``, the box (``lower_bounds``,
-    ``upper_bounds``), the equalities (``equality_values``, ``equality_adjoint``, ``equality_target``) and,
-    with ``shared=True``, the shared constraints (``shared_constraints() -> (A, upper)`` or matrix-free
-    ``constraint_values``, ``constraint_adjoint``, ``constraint_upper``). Everything acts on flat vectors."""
+    """The VI of a game in the form the method needs, built at trace time from the protocols the game
+    declares (through :class:`~solvers.continuous._problem.Problem`): ``F`` (``vi_operator`` where the game
+    implements :class:`games.ScaledPseudoGradient`, else ``pseudo_gradient``), ``project``, the box
+    (:class:`games.BoxStrategySets`), the equalities (:class:`games.StrategyEqualities`) and, with
+    ``shared=True``, the shared constraints (:class:`games.SharedLinearConstraints` or
+    :class:`games.DenseSharedConstraints`). Everything acts on flat vectors."""
 
     def __init__(self, game, shared: bool):
+        problem = Problem(game)
         x0 = jnp.asarray(game.initial_point())
         self.shape, self.dtype, self.n = x0.shape, x0.dtype, x0.size
         shape, dtype = self.shape, self.dtype
         self.x_init = x0.ravel()
-        operator = game.vi_operator if hasattr(game, "vi_operator") else game.pseudo_gradient
+        operator = problem.operator
         self.F = lambda v: operator(v.reshape(shape)).ravel()
-        self.project = lambda v: game.project(v.reshape(shape)).ravel()
-        self.lower = jnp.broadcast_to(jnp.asarray(game.lower_bounds(), dtype), shape).ravel()
-        upper = game.upper_bounds() if hasattr(game, "upper_bounds") else jnp.inf
-        self.upper = jnp.broadcast_to(jnp.asarray(upper, dtype), shape).ravel()
-        if hasattr(game, "equality_values"):
-            target = jnp.asarray(game.equality_target(), dtype)
-            self.eq_shape = target.shape
-            self.eq_values = lambda v: game.equality_values(v.reshape(shape)).ravel()
-            self.eq_adjoint = lambda lam: game.equality_adjoint(lam.reshape(target.shape)).ravel()
-            self.eq_target = target.ravel()
+        self.project = lambda v: problem.project(v.reshape(shape)).ravel()
+        lower, upper = problem.box()
+        self.lower = jnp.broadcast_to(jnp.asarray(lower, dtype), shape).ravel()
+        self.upper = jnp.broadcast_to(jnp.asarray(jnp.inf if upper is None else upper, dtype), shape).ravel()
+        eq_values, eq_adjoint, target = problem.equalities()
+        if isinstance(game, StrategyEqualities):
+            self.eq_shape = jax.eval_shape(game.equality_target).shape
         else:
             self.eq_shape = (0,)
-            self.eq_values = lambda v: jnp.zeros(0, dtype)
-            self.eq_adjoint = lambda lam: jnp.zeros(self.n, dtype)
-            self.eq_target = jnp.zeros(0, dtype)
+        eq_shape = self.eq_shape
+        self.eq_values = lambda v: eq_values(v.reshape(shape)).ravel()
+        self.eq_adjoint = lambda lam: eq_adjoint(lam.reshape(eq_shape)).ravel()
+        self.eq_target = jnp.asarray(target, dtype).ravel()
         self.p = self.eq_target.size
         self.A = None
-        if shared and hasattr(game, "constraint_values"):
-            b = jnp.asarray(game.constraint_upper(), dtype)
-            self.in_values = lambda v: game.constraint_values(v.reshape(shape)).ravel()
-            self.in_adjoint = lambda mu: game.constraint_adjoint(mu).ravel()
-        elif shared and hasattr(game, "shared_constraints"):
-            A, b = game.shared_constraints()
-            self.A = jnp.asarray(A, dtype)
-            b = jnp.asarray(b, dtype)
-            self.in_values = lambda v: self.A @ v
-            self.in_adjoint = lambda mu: mu @ self.A
+        if shared:
+            b = jnp.where(problem.active, problem.upper, jnp.inf).astype(dtype)
+            self.in_values = lambda v: problem.values(v.reshape(shape)).ravel()
+            self.in_adjoint = lambda mu: problem.adjoint(mu).ravel()
         else:
             b = jnp.zeros(0, dtype)
             self.in_values = lambda v: jnp.zeros(0, dtype)
             self.in_adjoint = lambda mu: jnp.zeros(self.n, dtype)
         self.m = b.size
-        if self.A is None and 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
+        if 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
             # Small enough: form A once (m adjoint products) and apply it as a matrix from then on.
             self.A = jax.vmap(self.in_adjoint)(jnp.eye(self.m, dtype=dtype))
             self.in_values = lambda v: self.A @ v
@@ -324,7 +323,7 @@ class _DenseKernel:
         K = J + jnp.diag(D) + self.A.T @ (W[:, None] * self.A)
         K = jnp.where(free[:, None] & free[None, :], K, 0.0) + jnp.diag(jnp.where(free, 0.0, 1.0))
         if self.p:
-            E = self.E * free[None, :]
+            E = jnp.where(free[None, :], self.E, 0.0)
             empty = jnp.sum(jnp.abs(E), axis=1) == 0
             K = jnp.block([[K, E.T], [E, jnp.diag(empty.astype(K.dtype))]])
         factors = _lu_factor(K)
@@ -382,7 +381,7 @@ class _AggregativeKernel:
         Bm = jnp.where(both, B, 0.0) + eye * jnp.where(free, D.reshape(P, T), 1.0)[:, :, None]
         U = jnp.where(free[:, :, None], C, 0.0)  # (P, T, T): player i's coupling columns
         if r:
-            E = self.E * free[:, None, :]
+            E = jnp.where(free[:, None, :], self.E, 0.0)
             empty = jnp.sum(jnp.abs(E), axis=2) == 0  # (P, r)
             lower_right = jax.vmap(jnp.diag)(empty.astype(D.dtype))
             blocks = jnp.concatenate([jnp.concatenate([Bm, jnp.transpose(E, (0, 2, 1))], axis=2),
@@ -433,16 +432,18 @@ def _max_step(v, dv, mask):
     return jnp.minimum(1.0, jnp.min(ratio, initial=jnp.inf))
 
 
-def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_solver: str = "auto", x0=None):
+def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_solver: str = "auto", x0=None,
+                   scale_invariant: bool = True):
     """Solve the game's VI over its polyhedral strategy sets (and shared constraints) by the
     predictor-corrector interior-point method of the module docstring. Call inside ``jit`` (it traces
     the game). Returns :class:`InteriorPointOutput`; its ``residual`` is the natural-map residual of the
     (projected) point returned, ``converged`` says whether it is at most ``tol``.
 
     Args:
-      game: a game with ``initial_point``, ``project``, ``vi_operator`` or ``pseudo_gradient``,
-        ``lower_bounds`` (optionally ``upper_bounds`` and ``equality_values``/``equality_adjoint``/
-        ``equality_target``) and, used when ``shared``, shared constraints (see :mod:`solvers._gne`).
+      game: a :class:`games.ContinuousGame` with :class:`games.BoxStrategySets` (optionally
+        :class:`games.StrategyEqualities`, :class:`games.ScaledPseudoGradient`) and, used when
+        ``shared``, shared constraints (:class:`games.SharedLinearConstraints` or
+        :class:`games.DenseSharedConstraints`).
       tol: natural-map residual to reach (may be traced).
       max_steps: the most iterations (static).
       shared: include the game's shared constraints (``solve_gne``) or not (``solve_vi``) (static).
@@ -451,6 +452,15 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
         aggregative kernel assumes an aggregative Jacobian; ``stats["structure_error"]`` measures how far
         the game is from it (a large value slows convergence, it never changes the certificate).
       x0: a starting point (default ``game.initial_point()``), pushed inside the bounds.
+      scale_invariant: divide the operator by its scale ``s`` (static; default True): the gain
+        ``||J v|| / ||v||`` of its Jacobian on a fixed direction at the start (``max |F|`` where that is
+        0). Every threshold then sees the same problem whatever the unit of money: costs times ``k``
+        make ``s`` times ``k`` and leave the iterates, the answer and the status unchanged (the
+        multipliers come back times ``k``). The ``residual`` (and ``tol``) is then the natural-map
+        residual of ``F / s``, i.e. of the projected step ``1 / s`` (in the strategies' units);
+        ``stats["natural_residual"]`` is the unscaled one, ``stats["operator_scale"]`` is ``s``.
+        ``False`` (an absolute stopping rule, for comparison only) makes a game in small units look
+        solved at its start and one in large units unsolvable to ``tol``.
 
     The complementarity pairs are stacked: slacks ``t = (x - l, u - x, s) = M x + const`` with
     ``M = [I; -I; -A]`` and duals ``z = (z_l, z_u, mu)``, so that the dual residual is
@@ -517,6 +527,19 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
     x = jnp.where(hu & ~hl, jnp.minimum(x, u - 1.0), x)
     x = jnp.where(fixed, l, x)
     probe = jnp.where(free, _pseudo_random(n, dtype, 1), 0.0)
+    # Money units: the operator is divided by its scale (the Jacobian's gain on a fixed direction at the
+    # start, else |F|), so that every threshold below -- the certificate's tol, the starting duals, the
+    # polish's weights, the Farkas test -- sees the same problem whatever unit the costs are in.
+    raw_F = vi.F
+    if scale_invariant:
+        F0, J0 = jax.jvp(raw_F, (x,), (probe,))
+        gain = jnp.linalg.norm(jnp.where(free, J0, 0.0)) / jnp.maximum(jnp.linalg.norm(probe), 1e-300)
+        size = jnp.max(jnp.abs(jnp.where(free, F0, 0.0)), initial=0.0)
+        operator_scale = jnp.where(gain > 0, gain, jnp.where(size > 0, size, 1.0))
+        operator_scale = jnp.where(jnp.isfinite(operator_scale), operator_scale, 1.0)
+    else:
+        operator_scale = jnp.ones((), dtype)
+    vi.F = lambda v: raw_F(v) / operator_scale
     Fx, J_probe = jax.jvp(vi.F, (x,), (probe,))
     scale = jnp.maximum(1.0, jnp.max(jnp.abs(jnp.where(free, Fx, 0.0)), initial=0.0))
     # ||J v|| / ||v|| for a fixed v: the scale of the operator's Jacobian (for the polish's weights).
@@ -629,18 +652,46 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
                       *best,
                       st.k + 1, ~polishing & ~ok, infeasible, f_res, f_gap, norm, jnp.where(polishing, st.step, alpha),
                       jnp.maximum(st.structure_error, jnp.where(polishing, 0.0, structure_error)),
-                      st.polishes + start)
+                      st.polishes + start.astype(st.polishes.dtype))
 
     def cond(st):
         return (st.k < max_steps) & (st.residual > tol) & ~st.stalled & ~st.infeasible
 
     st = jax.lax.while_loop(cond, body, state)
     converged = st.residual <= tol
+    # Back to the game's units: the multipliers scale with the operator.
+    lam_out, mu_out = st.best_lam * operator_scale, st.best_mu * operator_scale
+    vi.F = raw_F
     stats = dict(complementarity=st.gap, step=st.step, farkas_residual=st.farkas_residual, farkas_gap=st.farkas_gap,
                  dual_norm=st.dual_norm, stalled=st.stalled, polishes=st.polishes,
-                 structure_error=st.structure_error,
+                 structure_error=st.structure_error, operator_scale=operator_scale,
+                 natural_residual=vi.natural_residual(st.best_x, mu_out),
                  primal_infeasibility=jnp.maximum(
                      jnp.max(jnp.abs(vi.eq_values(st.x) - vi.eq_target), initial=0.0),
                      jnp.max(jnp.where(act, jnp.maximum(vi.in_values(st.x) - b, 0.0), 0.0), initial=0.0)))
-    return InteriorPointOutput(st.best_x.reshape(vi.shape), st.best_lam, st.best_mu, st.k, st.residual,
+    return InteriorPointOutput(st.best_x.reshape(vi.shape), lam_out, mu_out, st.k, st.residual,
                                converged, st.infeasible & ~converged, stats)
+
+
+def interior_point_status(out: InteriorPointOutput):
+    """The :class:`~solvers.Status` of a run: CONVERGED, else INFEASIBLE (a Farkas certificate), else
+    MAX_STEPS (budget spent or a failed step, ``stats["stalled"]``), NONFINITE where the residual is not finite."""
+    return jnp.where(out.converged, Status.CONVERGED, jnp.where(
+        out.infeasible, Status.INFEASIBLE, jnp.where(jnp.isfinite(out.residual), Status.MAX_STEPS,
+                                                     Status.NONFINITE))).astype(jnp.int32)
+
+
+def fixed_point_steps(game):
+    """Positive primal and dual steps ``(g_x, g_mu)`` for the projected-step map whose fixed points are the
+    equilibria, through which the implicit derivatives of an interior-point solution are taken (their
+    value does not change the derivative). Traceable, and without an SVD (no LAPACK call in the compiled
+    program, see :func:`_lu_factor`): ``||A||_F >= ||A||_2`` for dense constraints."""
+    L = game.lipschitz_bound()
+    if isinstance(game, SharedLinearConstraints):
+        norm = game.constraint_norm_bound()
+    elif isinstance(game, DenseSharedConstraints):
+        norm = jnp.linalg.norm(game.shared_constraints()[0])
+    else:
+        norm = jnp.zeros_like(L)
+    return jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
+                     jnp.stack([0.9 / L, 0.9 / L]))
