@@ -20,6 +20,7 @@ The QPs:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
@@ -48,8 +49,7 @@ def _lattice(side, capacity):
 def ieee30_cournot(seed=0, intercept=100.0, rating_scale=1.0):
     rng = np.random.default_rng(seed)
     grid = ieee30()
-    grid = grid if rating_scale == 1.0 else type(grid)(grid.incidence, grid.susceptance, grid.capacity * rating_scale,
-                                                       grid.ptdf, grid.buses, grid.lines, grid.roles, grid.slack)
+    grid = grid if rating_scale == 1.0 else dataclasses.replace(grid, capacity=grid.capacity * rating_scale)
     producers = grid.buses_with_role("producer")
     return network_cournot_game(grid, producers, cost_linear=rng.uniform(10, 30, producers.size), cost_quadratic=0.05,
                                 demand_intercept=intercept, demand_slope=0.2)
@@ -146,7 +146,7 @@ def clarabel_storage(game, tight=False):
     box_rhs = np.concatenate([upper, -lower])
     cumulative = sp.kron(sp.eye(K), sp.csr_matrix(np.tril(np.ones((T_, T_)))))
     storage = sp.hstack([sp.csr_matrix((K * T_, N * T_)), cumulative, sp.csr_matrix((K * T_, T_))])
-    capacity, initial = np.asarray(game.storage_capacity), np.asarray(game.storage_initial)
+    capacity, initial = np.asarray(game.storage.capacity), np.asarray(game.storage.initial)
     soc = sp.vstack([storage, -storage])
     soc_rhs = np.concatenate([np.repeat(capacity - initial, T_), np.repeat(initial, T_)])
     A = sp.vstack([equalities, box, soc]).tocsc()
