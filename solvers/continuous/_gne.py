@@ -38,7 +38,7 @@ from .._core._loop import iterate
 from .._core._result import final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
 from ._first_order import extragradient_step, projected_step
-from ._interior_point import fixed_point_steps, interior_point, interior_point_status
+from ._interior_point import declared_unique, fixed_point_steps, interior_point, interior_point_status
 from ._newton import proximal_complementarity_newton
 from ._problem import Problem, check_continuous_game, has_shared_constraints, is_polyhedral
 from ._variational import VariationalEquilibrium
@@ -179,7 +179,7 @@ def _interior_point_entry(game, step_size, tol, max_steps, adjoint, throw):
     if step_size is not None:
         step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
     result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
-                                       unique=Problem(game).unique)
+                                       unique=declared_unique(game))
     return maybe_throw(result, throw, "solve_gne[interior_point]")
 
 

@@ -64,11 +64,21 @@ Variables with ``lower == upper`` are fixed and left out of the system; the iter
 inside its bounds. The complementarity pairs are stacked: slacks ``t = (x - l, u - x, s)`` and duals
 ``z = (z_l, z_u, mu)``. The loop (``lax.while_loop``, at most ``max_steps`` iterations, vmappable)
 stops when the certificate -- the natural-map residual ``||w - P(w - G(w))||_inf`` of the projected
-iterate, the same residual every other method reports -- is at most ``tol``, when a step fails
+iterate, for the operator divided by its scale (below) -- is at most ``tol``, when a step fails
 (``stats["stalled"]``), or when the duals diverge along a Farkas certificate of infeasibility of the
 constraints (``(lam, mu, z)`` with ``E^T lam + A^T mu - z_l + z_u ~ 0`` and ``e.lam + b.mu - l.z_l +
 u.z_u < 0``, which no feasible point allows; Wright 1997 ch. 9), reported as infeasible with the
 certificate's normalized residual and gap in ``stats``.
+
+Units. Every threshold of the method (the certificate's ``tol``, the starting duals, the polish's
+weights, the Farkas test) would otherwise be absolute in the unit of money of ``F``: a game with costs
+in units of 1e-9 would look solved at its start, one in units of 1e9 never reach ``tol``. So ``F`` is
+divided by its scale ``s`` at the start (the gain ``||J v|| / ||v||`` of its Jacobian on a fixed
+direction, ``max |F|`` where that is 0), which multiplies by ``k`` when the costs do: the iterates, the
+answer and the status are the same in any unit, the multipliers come back times ``s``. ``residual`` is
+then the natural map of ``F / s``, i.e. of the projected step ``1 / s`` (the natural map with any
+positive step has the same zeros, Facchinei and Pang 2003, ch. 1); ``stats["natural_residual"]`` is
+the unscaled one.
 
 References: S. Mehrotra (1992), "On the implementation of a primal-dual interior point method", SIAM
 J. Optim. 2(4); D. Ralph and S. J. Wright (1997), "Superlinear convergence of an interior-point method
@@ -98,7 +108,7 @@ import typing
 import jax
 import jax.numpy as jnp
 
-from games import DenseSharedConstraints, SharedLinearConstraints, StrategyEqualities
+from games import DeclaresUniqueness, DenseSharedConstraints, SharedLinearConstraints, StrategyEqualities
 
 from .._core._result import Status
 from ._problem import Problem
@@ -695,3 +705,9 @@ def fixed_point_steps(game):
         norm = jnp.zeros_like(L)
     return jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
                      jnp.stack([0.9 / L, 0.9 / L]))
+
+
+def declared_unique(game) -> bool:
+    """Whether the game declares a unique equilibrium (as :attr:`Problem.unique`, without building the
+    problem eagerly: for a grid game that would derive the PTDF op by op before the compiled solve)."""
+    return bool(game.unique_equilibrium) if isinstance(game, DeclaresUniqueness) else True

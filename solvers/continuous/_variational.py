@@ -51,7 +51,7 @@ from .._core._loop import iterate
 from .._core._result import Solution, final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
 from ._first_order import extragradient_step, projected_step
-from ._interior_point import interior_point, interior_point_status
+from ._interior_point import declared_unique, interior_point, interior_point_status
 from ._newton import semismooth_newton
 from ._problem import Problem, check_continuous_game, has_best_responses, has_binding_constraints, is_polyhedral
 
@@ -148,7 +148,7 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     step_size = jnp.asarray(check_step_size(step_size))
     if method == "interior_point":
         result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
-                                          unique=Problem(game).unique)
+                                          unique=declared_unique(game))
         return maybe_throw(result, throw, f"solve_vi[{method}]")
     unrolled = isinstance(adjoint, UnrolledAdjoint)
     result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled)
