@@ -18,10 +18,10 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from benchmarks import bench_design, bench_energy, bench_finite, bench_mechanisms, bench_sweeps  # noqa: E402
+from benchmarks import bench_design, bench_energy, bench_finite, bench_ipm, bench_mechanisms, bench_sweeps  # noqa: E402
 
 SUITES = {"finite": bench_finite, "mechanisms": bench_mechanisms, "energy": bench_energy, "sweeps": bench_sweeps,
-          "design": bench_design}
+          "design": bench_design, "ipm": bench_ipm}
 RESULTS_DIR = os.path.join(os.path.dirname(__file__), "results")
 
 
@@ -42,7 +42,7 @@ def machine() -> str:
 def versions() -> str:
     import importlib.metadata as md
 
-    names = ["jax", "jaxlib", "numpy", "quantecon", "numba", "nashpy", "pygambit", "nashopt"]
+    names = ["jax", "jaxlib", "numpy", "quantecon", "numba", "nashpy", "pygambit", "nashopt", "clarabel", "qpax"]
     out = []
     for name in names:
         try:

@@ -25,6 +25,11 @@ Methods:
 - ``"semismooth_newton"``: Newton's method on Robinson's normal map with matrix-free GMRES, Armijo
   backtracking and an extragradient fallback (Qi and Sun 1993); locally superlinear, a few dozen
   iterations where first-order methods need thousands.
+- ``"interior_point"``: for polyhedral strategy sets (:class:`games.BoxStrategySets`, optionally
+  :class:`games.StrategyEqualities`), a primal-dual path-following method with Mehrotra's
+  predictor-corrector (Mehrotra 1992; Ralph and Wright 1997; Facchinei and Pang 2003, ch. 11), 10-30
+  iterations whatever the size, with a scale-invariant stopping rule; see
+  :mod:`solvers.continuous._interior_point`.
 
 References: F. Facchinei and J.-S. Pang (2003), *Finite-Dimensional Variational
 Inequalities and Complementarity Problems*; G. M. Korpelevich (1976), "The
@@ -49,14 +54,16 @@ from .._core._result import Solution, final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
 from ._certify import certify_deviations
 from ._first_order import extragradient_step, projected_step
+from ._interior_point import declared_unique, interior_point, interior_point_status
 from ._newton import semismooth_newton
-from ._problem import Problem, check_continuous_game, has_best_responses, has_binding_constraints
+from ._problem import Problem, check_continuous_game, has_best_responses, has_binding_constraints, is_polyhedral
 
 __all__ = ["solve_vi", "VariationalEquilibrium", "VI_METHODS", "natural_map_residual"]
 
-VI_METHODS = ("projected_gradient", "extragradient", "optimistic", "best_response", "semismooth_newton")
+VI_METHODS = ("projected_gradient", "extragradient", "optimistic", "best_response", "semismooth_newton",
+              "interior_point")
 FIRST_ORDER = ("projected_gradient", "extragradient", "optimistic")
-DEFAULT_MAX_STEPS = {"semismooth_newton": 500}  # others: 100,000
+DEFAULT_MAX_STEPS = {"semismooth_newton": 500, "interior_point": 100}  # others: 100,000
 
 
 @pytree_dataclass(kw_only=True)
@@ -69,6 +76,8 @@ class VariationalEquilibrium(Solution):
         zero exactly at an equilibrium and invariant to the units of money.
       iterations: iterations used.
       status: a :class:`~solvers.Status` code.
+      stats: method-specific diagnostics (empty for the first-order and Newton methods; the
+        interior-point method reports its complementarity, step, scale and infeasibility evidence).
     """
 
     strategies: jax.Array
@@ -92,8 +101,12 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
         for the optimistic method); may be traced.
       tol: the scale-invariant natural-map residual for ``CONVERGED``,
         ``||x - P(x - F(x) / L)||_inf / max(1, ||x||_inf) <= tol`` (default 1e-10 in float64, 1e-4 in
-        float32); may be traced.
-      max_steps: the most iterations (static; default 500 Newton steps, 100,000 for the others).
+        float32); may be traced. For ``"interior_point"`` (default 1e-8) the residual of the operator
+        divided by its Jacobian's scale (also invariant to the units of money: see
+        :func:`~solvers.solve_gne`); ``stats["natural_residual"]`` is the residual the other
+        methods certify.
+      max_steps: the most iterations (static; default 500 Newton steps, 100 interior-point iterations,
+        100,000 for the others).
       x0: starting profile (default ``game.initial_point()``), projected first.
       adjoint: how derivatives pass through the solve (static). :class:`~solvers.ImplicitAdjoint`
         (default): ``jax.grad`` of any function of the equilibrium with respect to the game's arrays
@@ -126,6 +139,9 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     check_continuous_game(game, "solve_vi")
     if method not in VI_METHODS:
         raise ValueError(f"method must be one of {VI_METHODS}; got {method!r}")
+    if method == "interior_point" and not is_polyhedral(game):
+        raise ValueError(f"interior_point needs polyhedral strategy sets (games.BoxStrategySets: lower_bounds() and "
+                         f"upper_bounds()); {type(game).__name__} has none: choose a gradient method")
     if method == "best_response" and not has_best_responses(game):
         raise ValueError(f"{type(game).__name__} provides no best responses; choose a gradient method")
     if has_binding_constraints(game):
@@ -135,7 +151,7 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     max_steps = check_positive_int(DEFAULT_MAX_STEPS.get(method, 100_000) if max_steps is None else max_steps,
                                    "max_steps")
     start = jax.eval_shape(game.initial_point)  # shape and dtype, without running anything eagerly
-    tol = check_tol(tol, start.dtype, float64=1e-10)
+    tol = check_tol(tol, start.dtype, float64=1e-8 if method == "interior_point" else 1e-10)
     if x0 is not None:
         x0 = jnp.asarray(x0, start.dtype)
         if x0.shape != start.shape:
@@ -143,6 +159,12 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     if step_size is None:  # strictly inside 1/L (extragradient can stall at exactly 1/L); optimistic: half
         step_size = (0.45 if method == "optimistic" else 0.9) / game.lipschitz_bound()
     step_size = jnp.asarray(check_step_size(step_size))
+    if method == "interior_point":
+        result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
+                                          unique=declared_unique(game))
+        if certify:
+            result = certify_deviations(game, result, tol)
+        return maybe_throw(result, throw, f"solve_vi[{method}]")
     unrolled = isinstance(adjoint, UnrolledAdjoint)
     result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled)
     if certify:
@@ -152,6 +174,18 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
                                  Problem(game).unique)
         result = dataclasses.replace(result, strategies=x)
     return maybe_throw(result, throw, f"solve_vi[{method}]")
+
+
+@functools.partial(jax.jit, static_argnames=("adjoint", "max_steps", "unique"))
+def _solve_vi_interior_point(game, x0, step_size, tol, adjoint, *, max_steps, unique):
+    out = interior_point(jax.lax.stop_gradient(game), tol=tol, max_steps=max_steps, shared=False,
+                         x0=None if x0 is None else jax.lax.stop_gradient(x0))
+    x = jnp.where(out.infeasible, jnp.nan, out.x)  # never a plausible profile for an empty strategy set
+    if isinstance(adjoint, ImplicitAdjoint):
+        x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), x, unique)
+    stats = dict(out.stats, natural_residual=Problem(game).natural_residual(x))  # the other methods' residual
+    return VariationalEquilibrium(strategies=x, residual=out.residual, iterations=out.iterations,
+                                  status=interior_point_status(out), stats=stats)
 
 
 def _fixed_point_map(params, x):

@@ -58,7 +58,8 @@ CASES = {
     "qre_homotopy": (finite_game, lambda g: solvers.qre_homotopy(g, max_steps=200)),
     "solve_vi": (energy_game, lambda g: solvers.solve_vi(g, max_steps=200)),
     "solve_vi_newton": (energy_game, lambda g: solvers.solve_vi(g, method="semismooth_newton", max_steps=20)),
-    "solve_gne": (cournot, lambda g: solvers.solve_gne(g, max_steps=200)),
+    "solve_gne": (cournot, lambda g: solvers.solve_gne(g, max_steps=200)),  # interior point (the default)
+    "solve_gne_extragradient": (cournot, lambda g: solvers.solve_gne(g, method="extragradient", max_steps=200)),
     "solve_gne_newton": (cournot, lambda g: solvers.solve_gne(g, method="semismooth_newton", max_steps=50)),
 }
 
