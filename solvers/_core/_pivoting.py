@@ -81,3 +81,52 @@ def lex_min_ratio(
 
     _, candidates = jax.lax.while_loop(tied, next_column, (jnp.asarray(0), candidates))
     return jnp.argmax(candidates), jnp.any(positive)
+
+
+def one_and_many(solve_many):
+    """The single-game and many-game entry points of a pivoting solver, sharing one batched path.
+
+    ``solve_many(*args)`` solves a stack of games: every argument has a leading game axis of the same
+    length, and so has every leaf of its result. Returns ``(one, many)``:
+
+    - ``many(*args)`` calls ``solve_many``; under ``jax.vmap`` the mapped axis is folded into the game
+      axis, so nested vmaps still make one call of ``solve_many`` on all games;
+    - ``one(*args)`` solves a single game (arguments without the game axis) as a stack of one; under
+      ``jax.vmap`` it becomes ``many`` on the stacked games (unmapped arguments are broadcast).
+
+    So ``jax.vmap(solver)(games)`` runs the same program as the batched call ``solver(games)`` (for
+    Lemke-Howson: its work queue, not lockstep while loops in which every game waits for the slowest),
+    and gives the same bits. Built on ``jax.custom_batching.custom_vmap``.
+    """
+
+    def fold(axis_size, in_batched, args, game_axis):
+        folded = []
+        for arg, batched in zip(args, in_batched):
+            if not batched:
+                arg = jnp.broadcast_to(arg, (axis_size,) + arg.shape)
+            if game_axis:
+                arg = arg.reshape((axis_size * arg.shape[1],) + arg.shape[2:])
+            folded.append(arg)
+        return folded
+
+    @jax.custom_batching.custom_vmap
+    def many(*args):
+        return solve_many(*args)
+
+    @many.def_vmap
+    def _many_rule(axis_size, in_batched, *args):
+        out = many(*fold(axis_size, in_batched, args, game_axis=True))
+        out = jax.tree_util.tree_map(lambda a: a.reshape((axis_size, a.shape[0] // axis_size) + a.shape[1:]), out)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    @jax.custom_batching.custom_vmap
+    def one(*args):
+        out = many(*(jnp.asarray(a)[None] for a in args))
+        return jax.tree_util.tree_map(lambda a: a[0], out)
+
+    @one.def_vmap
+    def _one_rule(axis_size, in_batched, *args):
+        out = many(*fold(axis_size, in_batched, args, game_axis=False))
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return one, many

@@ -58,8 +58,9 @@ def test_degenerate_game_is_flagged():
 
 def test_too_few_rows_is_flagged():
     result = support_enumeration(kg.coordination(4), max_equilibria=5)
-    assert int(result.status) == Status.DEGENERATE
+    assert int(result.status) == Status.MAX_STEPS
     assert int(result.count) == 5
+    assert bool(result.stats["truncated"]) and int(result.stats["found"]) == 15
 
 
 def test_batch_equals_loop():
