@@ -83,3 +83,16 @@ def check_label(value, num_labels: int, name: str = "init_label"):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < num_labels:
         raise ValueError(f"{name} must be an integer in [0, {num_labels}); got {value!r}")
     return int(value)
+
+
+def unit_payoffs(payoffs: jax.Array, num_players: int) -> jax.Array:
+    """Each player's payoffs mapped by its own positive affine map onto ``[0, 1]`` (a constant maps to 0).
+
+    Equilibria are unchanged, and every player's regret becomes a fraction of that player's own payoff
+    range: certify each player by ``regret_i(unit game) <= tol`` so that a player whose payoffs are
+    tiny next to another's is still checked (a tolerance from the largest range would let it off).
+    """
+    axes = tuple(range(payoffs.ndim - num_players, payoffs.ndim))
+    lo = jnp.min(payoffs, axis=axes, keepdims=True)
+    spread = jnp.max(payoffs, axis=axes, keepdims=True) - lo
+    return (payoffs - lo) / jnp.where(spread > 0, spread, 1.0)

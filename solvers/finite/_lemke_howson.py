@@ -31,8 +31,8 @@ import jax.numpy as jnp
 
 from games import NormalFormGame, regrets
 
-from .._core._validation import check_game, check_positive_int, check_tol, payoff_scale
-from .._core._pivoting import lex_min_ratio, pivot, unit_range_plus_one
+from .._core._pivoting import lex_min_ratio, one_and_many, pivot, unit_range_plus_one
+from .._core._validation import check_game, check_label, check_positive_int, check_tol, unit_payoffs
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
 
 __all__ = ["lemke_howson"]
@@ -54,8 +54,8 @@ def lemke_howson(
         (``< m``: a row action, else column action ``init_label - m``).
         Different labels may lead to different equilibria.
       max_steps: the most pivots (static: it fixes the traced loop).
-      tol: NashConv tolerance relative to the payoff range (default 1e-9 in
-        float64, 1e-4 in float32) for the ``CONVERGED`` status.
+      tol: ``CONVERGED`` needs every player's regret to be at most ``tol`` times that player's own
+        payoff range (default 1e-9 in float64, 1e-4 in float32).
       throw: raise :class:`~solvers.NonConvergenceError` (outside jit) if a game
         did not converge.
 
@@ -75,29 +75,40 @@ def lemke_howson(
     """
     check_game(game, num_players=2)
     m, n = game.num_actions
-    if not isinstance(init_label, jax.core.Tracer):
-        if isinstance(init_label, bool) or int(init_label) != init_label or not 0 <= init_label < m + n:
-            raise ValueError(f"init_label must be an integer in [0, {m + n}); got {init_label!r}")
+    init_label = check_label(init_label, m + n)
     max_steps = check_positive_int(max_steps, "max_steps")
     tol = check_tol(tol, game.payoffs.dtype)
-    result = _lemke_howson(game.payoffs, jnp.asarray(init_label), tol, max_steps=max_steps,
+    result = _lemke_howson(game.payoffs, jnp.asarray(init_label, jnp.int32), tol, max_steps=max_steps,
                            batch_ndim=len(game.batch_shape))
     return maybe_throw(result, throw, "lemke_howson")
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps", "batch_ndim", "slots"))
 def _lemke_howson(payoffs, init_label, tol, *, max_steps, batch_ndim, slots=None):
+    one, many = _entry_points(max_steps, slots)
+    tol = jnp.asarray(tol, payoffs.dtype)
     if batch_ndim == 0:
-        return _lemke_howson_single(payoffs, init_label, tol, max_steps=max_steps)
+        return one(payoffs, init_label, tol)
     batch_shape = payoffs.shape[:batch_ndim]
     flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
-    if slots is None:
-        slots = _default_slots(flat.shape[0])
-    if slots >= flat.shape[0]:
-        result = jax.vmap(lambda p: _lemke_howson_single(p, init_label, tol, max_steps=max_steps))(flat)
-    else:
-        result = _lemke_howson_queue(flat, init_label, tol, max_steps=max_steps, slots=slots)
+    count = flat.shape[:1]
+    result = many(flat, jnp.broadcast_to(init_label, count), jnp.broadcast_to(tol, count))
     return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)
+
+
+@functools.lru_cache(maxsize=None)
+def _entry_points(max_steps: int, slots: int | None):
+    """``(one, many)`` (see :func:`~solvers._core._pivoting.one_and_many`): a stack of games goes through
+    the work queue, whether it comes from a batched call or from ``jax.vmap``."""
+
+    def solve_many(payoffs, labels, tols):
+        count = payoffs.shape[0]
+        num_slots = _default_slots(count) if slots is None else slots
+        if num_slots >= count:  # few games: lockstep
+            return jax.vmap(functools.partial(_lemke_howson_single, max_steps=max_steps))(payoffs, labels, tols)
+        return _lemke_howson_queue(payoffs, labels, tols, max_steps=max_steps, slots=num_slots)
+
+    return one_and_many(solve_many)
 
 
 def _default_slots(batch: int) -> int:
@@ -114,6 +125,7 @@ class _Path(NamedTuple):
     T1: jax.Array  # tableau of Q (rows: row actions): slacks r (labels 0..m-1), y (labels m..), rhs
     basis0: jax.Array
     basis1: jax.Array
+    label: jax.Array  # the label dropped first; the path ends when it is picked up again
     entering: jax.Array
     turn: jax.Array  # which tableau pivots next
     done: jax.Array
@@ -129,11 +141,12 @@ def _start(payoffs, init_label) -> _Path:
     T0 = jnp.concatenate([B.T, jnp.eye(n, dtype=dtype), jnp.ones((n, 1), dtype)], axis=1)
     T1 = jnp.concatenate([jnp.eye(m, dtype=dtype), A, jnp.ones((m, 1), dtype)], axis=1)
     false = jnp.asarray(False)
-    return _Path(T0, T1, jnp.arange(m, m + n), jnp.arange(m), jnp.asarray(init_label),
-                 jnp.where(init_label < m, 0, 1), false, false, jnp.asarray(0))
+    label = jnp.asarray(init_label, jnp.int32)
+    return _Path(T0, T1, jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32), label, label,
+                 jnp.where(label < m, 0, 1).astype(jnp.int32), false, false, jnp.asarray(0, jnp.int32))
 
 
-def _advance(path: _Path, init_label, max_steps) -> _Path:
+def _advance(path: _Path, max_steps) -> _Path:
     """Up to two pivots: one in the tableau of P, then one in that of Q (the path alternates)."""
     n, m = path.T0.shape[0], path.T1.shape[0]
     rhs = m + n
@@ -149,11 +162,11 @@ def _advance(path: _Path, init_label, max_steps) -> _Path:
         T[t] = pivot(T[t], row, entering, moving)
         basis[t] = jnp.where(moving, basis[t].at[row].set(entering), basis[t])
         degenerate = degenerate | (active & ~found)
-        done = done | (moving & (leaving == init_label)) | (active & ~found)
+        done = done | (moving & (leaving == path.label)) | (active & ~found)
         entering = jnp.where(moving, leaving, entering)
         turn = jnp.where(moving, 1 - t, turn)
         steps = steps + moving.astype(steps.dtype)
-    return _Path(T[0], T[1], basis[0], basis[1], entering, turn, done, degenerate, steps)
+    return _Path(T[0], T[1], basis[0], basis[1], path.label, entering, turn, done, degenerate, steps)
 
 
 def _vertex(path: _Path):
@@ -169,7 +182,10 @@ def _vertex(path: _Path):
 def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
     strategies = (x / jnp.sum(x), y / jnp.sum(y))
     nash_conv = jnp.sum(regrets(NormalFormGame(payoffs, num_players=2), strategies))
-    status = final_status(nash_conv, done, tol * payoff_scale(payoffs, 2), degenerate=degenerate)
+    # Each player is certified against its own payoff range (a player with tiny payoffs is not let off).
+    unit_regrets = regrets(NormalFormGame(unit_payoffs(payoffs, 2), num_players=2), strategies)
+    status = final_status(jnp.max(unit_regrets), done, tol, degenerate=degenerate)
+    status = jnp.where(jnp.isfinite(nash_conv), status, Status.NONFINITE)
     # A path cut short ends at a vertex where one player's vector may be zero (NaN once
     # normalized): that is a MAX_STEPS result, not a numerical failure.
     status = jnp.where(done, status, Status.MAX_STEPS).astype(jnp.int32)
@@ -179,13 +195,13 @@ def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
 def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
     path = jax.lax.while_loop(
         lambda p: (~p.done) & (p.steps < max_steps),
-        lambda p: _advance(p, init_label, max_steps),
+        lambda p: _advance(p, max_steps),
         _start(payoffs, init_label),
     )
     return _finish(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tol)
 
 
-def _lemke_howson_queue(payoffs, init_label, tol, *, max_steps, slots, refill_every=4):
+def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=4):
     """Many games through a fixed number of ``slots`` (a work queue inside one jitted loop).
 
     Paths have very different lengths (for random 20x20 games the mean is near 27
@@ -197,14 +213,15 @@ def _lemke_howson_queue(payoffs, init_label, tol, *, max_steps, slots, refill_ev
     num_games = payoffs.shape[0]
     m, n = payoffs.shape[-2:]
     dtype = payoffs.dtype
-    start = jax.vmap(lambda p: _start(p, init_label))
-    advance = jax.vmap(lambda p: _advance(p, init_label, max_steps))
+    start = jax.vmap(_start)
+    advance = jax.vmap(lambda p: _advance(p, max_steps))
     vertex = jax.vmap(_vertex)
 
-    ids = jnp.arange(slots)
+    ids = jnp.arange(slots, dtype=jnp.int32)
     outputs = (jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype),
                jnp.zeros(num_games, bool), jnp.zeros(num_games, bool), jnp.zeros(num_games, jnp.int32))
-    state = (start(payoffs[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots), outputs)
+    state = (start(payoffs[:slots], labels[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots, jnp.int32),
+             outputs)
 
     def cond(state):
         _, _, busy, _, _ = state
@@ -220,16 +237,16 @@ def _lemke_howson_queue(payoffs, init_label, tol, *, max_steps, slots, refill_ev
         outputs = (xs.at[where].set(x, mode="drop"), ys.at[where].set(y, mode="drop"),
                    dones.at[where].set(paths.done, mode="drop"),
                    degenerates.at[where].set(paths.degenerate, mode="drop"),
-                   steps.at[where].set(paths.steps.astype(jnp.int32), mode="drop"))
-        new_ids = queued + jnp.cumsum(finished) - 1
+                   steps.at[where].set(paths.steps, mode="drop"))
+        new_ids = queued + jnp.cumsum(finished.astype(jnp.int32), dtype=jnp.int32) - 1
         refill = finished & (new_ids < num_games)
-        fresh = start(payoffs[jnp.where(refill, new_ids, 0)])
+        take = jnp.where(refill, new_ids, 0)
+        fresh = start(payoffs[take], labels[take])
         paths = jax.tree_util.tree_map(
             lambda new, old: jnp.where(refill.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), fresh, paths)
         ids = jnp.where(refill, new_ids, ids)
         busy = jnp.where(finished, refill, busy)
-        return paths, ids, busy, queued + jnp.sum(finished), outputs
+        return paths, ids, busy, queued + jnp.sum(finished.astype(jnp.int32), dtype=jnp.int32), outputs
 
     _, _, _, _, (xs, ys, dones, degenerates, steps) = jax.lax.while_loop(cond, body, state)
-    return jax.vmap(lambda p, x, y, d, g, s: _finish(p, x, y, d, g, s, tol))(payoffs, xs, ys, dones,
-                                                                               degenerates, steps)
+    return jax.vmap(_finish)(payoffs, xs, ys, dones, degenerates, steps, tols)
