@@ -130,3 +130,68 @@ def one_and_many(solve_many):
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return one, many
+
+
+def exchange(D: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | bool = True) -> jax.Array:
+    """A pivot in dictionary form: nonbasic column ``col`` enters, the basic variable of ``row`` leaves.
+
+    ``D`` holds the tableau columns of the nonbasic variables and, last, the right-hand side (the basic
+    variables' columns are unit vectors and are not stored). With ``p = D[row, col]`` and ``d = D[:, col]``
+    every column becomes ``D - (d - e_row) D[row] / p`` (Gauss-Jordan), except column ``col``, which now
+    belongs to the leaving variable: ``-d / p`` with ``1 / p`` in ``row``. With ``active`` False, ``D`` is
+    returned unchanged.
+    """
+    p = D[row, col]
+    d = D[:, col]
+    at_row = jnp.arange(D.shape[0]) == row
+    pivot_row = D[row] / p
+    updated = D - (d - at_row.astype(D.dtype))[:, None] * pivot_row[None, :]
+    leaving = jnp.where(at_row, 1.0 / p, -d / p)
+    updated = jnp.where((jnp.arange(D.shape[1]) == col)[None, :], leaving[:, None], updated)
+    return jnp.where(active, updated, D)
+
+
+def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, nonbasic: jax.Array,
+                             lex_labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`lex_min_ratio` for a dictionary (nonbasic columns, then the right-hand side).
+
+    Ties in ``rhs / D[:, col]`` go to the columns of ``B^{-1}``, i.e. of the original slack variables
+    ``lex_labels`` in order: a nonbasic slack's column is in ``D``, a basic one's is a unit vector.
+    Returns ``(row, found)``.
+    """
+    pivot_tol, tie_tol = tolerances(D.dtype)
+    column = D[:, col]
+    positive = column > pivot_tol
+    safe = jnp.where(positive, column, 1.0)
+    inf = jnp.asarray(jnp.inf, D.dtype)
+
+    def keep_minimal(candidates, values):
+        ratio = jnp.where(candidates, values / safe, inf)
+        return candidates & (ratio <= jnp.min(ratio) + tie_tol)
+
+    candidates = keep_minimal(positive, D[:, -1])
+
+    def tied(state):
+        k, cand = state
+        return (k < lex_labels.shape[0]) & (jnp.sum(cand.astype(jnp.int32)) > 1)
+
+    def next_column(state):
+        k, cand = state
+        label = lex_labels[k]
+        is_nonbasic = nonbasic == label
+        values = jnp.where(jnp.any(is_nonbasic), D[:, jnp.argmax(is_nonbasic)], (basis == label).astype(D.dtype))
+        return k + 1, keep_minimal(cand, values)
+
+    _, candidates = jax.lax.while_loop(tied, next_column, (jnp.asarray(0, jnp.int32), candidates))
+    return jnp.argmax(candidates), jnp.any(positive)
+
+
+def min_max(x: jax.Array, axes) -> tuple[jax.Array, jax.Array]:
+    """``(min, max)`` of ``x`` over ``axes`` in one pass (a variadic reduction: large batches of games are
+    read once, not twice)."""
+    inf = jnp.asarray(jnp.inf, x.dtype)
+
+    def combine(a, b):
+        return jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1])
+
+    return jax.lax.reduce((x, x), (inf, -inf), combine, tuple(axes))

@@ -29,10 +29,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from games import NormalFormGame, regrets
+from games import NormalFormGame
 
-from .._core._pivoting import lex_min_ratio, one_and_many, pivot, unit_range_plus_one
-from .._core._validation import check_game, check_label, check_positive_int, check_tol, unit_payoffs
+from .._core._pivoting import exchange, lex_min_ratio_dictionary, min_max, one_and_many, unit_range_plus_one
+from .._core._validation import check_game, check_label, check_positive_int, check_tol
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
 
 __all__ = ["lemke_howson"]
@@ -119,15 +119,21 @@ def _default_slots(batch: int) -> int:
 
 
 class _Path(NamedTuple):
-    """Where one Lemke-Howson path stands: both tableaux, their bases, the entering label."""
+    """Where one Lemke-Howson path stands: both dictionaries, their bases, the entering label.
 
-    T0: jax.Array  # tableau of P (rows: column actions): x (labels 0..m-1), slacks s (labels m..), rhs
-    T1: jax.Array  # tableau of Q (rows: row actions): slacks r (labels 0..m-1), y (labels m..), rhs
-    basis0: jax.Array
-    basis1: jax.Array
+    A dictionary keeps the tableau columns of the nonbasic variables only (the basic ones are unit
+    vectors), then the right-hand side: half the memory and arithmetic of the full tableau.
+    """
+
+    D0: jax.Array  # P (rows: column actions' constraints): nonbasic columns, then rhs; (n, m + 1)
+    D1: jax.Array  # Q (rows: row actions' constraints): nonbasic columns, then rhs; (m, n + 1)
+    basis0: jax.Array  # labels of P's basic variables: x_i is label i, slack s_j is label m + j
+    nonbasic0: jax.Array
+    basis1: jax.Array  # labels of Q's basic variables: slack r_i is label i, y_j is label m + j
+    nonbasic1: jax.Array
     label: jax.Array  # the label dropped first; the path ends when it is picked up again
     entering: jax.Array
-    turn: jax.Array  # which tableau pivots next
+    turn: jax.Array  # which dictionary pivots next
     done: jax.Array
     degenerate: jax.Array
     steps: jax.Array
@@ -138,58 +144,66 @@ def _start(payoffs, init_label) -> _Path:
     A = unit_range_plus_one(payoffs[0])[0]
     B = unit_range_plus_one(payoffs[1])[0]
     m, n = A.shape
-    T0 = jnp.concatenate([B.T, jnp.eye(n, dtype=dtype), jnp.ones((n, 1), dtype)], axis=1)
-    T1 = jnp.concatenate([jnp.eye(m, dtype=dtype), A, jnp.ones((m, 1), dtype)], axis=1)
+    D0 = jnp.concatenate([B.T, jnp.ones((n, 1), dtype)], axis=1)  # s = 1 - B^T x
+    D1 = jnp.concatenate([A, jnp.ones((m, 1), dtype)], axis=1)  # r = 1 - A y
     false = jnp.asarray(False)
     label = jnp.asarray(init_label, jnp.int32)
-    return _Path(T0, T1, jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32), label, label,
-                 jnp.where(label < m, 0, 1).astype(jnp.int32), false, false, jnp.asarray(0, jnp.int32))
+    slacks0, xs = jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32)
+    return _Path(D0, D1, slacks0, xs, xs, slacks0, label, label, jnp.where(label < m, 0, 1).astype(jnp.int32),
+                 false, false, jnp.asarray(0, jnp.int32))
 
 
 def _advance(path: _Path, max_steps) -> _Path:
-    """Up to two pivots: one in the tableau of P, then one in that of Q (the path alternates)."""
-    n, m = path.T0.shape[0], path.T1.shape[0]
-    rhs = m + n
-    lex = ((m, n), (0, m))  # the slack block of each tableau holds B^{-1}: columns [start, start+size)
-    T = [path.T0, path.T1]
+    """Up to two pivots: one in the dictionary of P, then one in that of Q (the path alternates)."""
+    n, m = path.D0.shape[0], path.D1.shape[0]
+    lex = (jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32))  # slack labels: B^{-1}
+    D = [path.D0, path.D1]
     basis = [path.basis0, path.basis1]
+    nonbasic = [path.nonbasic0, path.nonbasic1]
     entering, turn, done, degenerate, steps = path.entering, path.turn, path.done, path.degenerate, path.steps
     for t in (0, 1):
         active = (~done) & (turn == t) & (steps < max_steps)
-        row, found = lex_min_ratio(T[t], entering, rhs=rhs, lex_start=lex[t][0], lex_size=lex[t][1])
+        col = jnp.argmax(nonbasic[t] == entering)
+        row, found = lex_min_ratio_dictionary(D[t], col, basis[t], nonbasic[t], lex[t])
         leaving = basis[t][row]
         moving = active & found
-        T[t] = pivot(T[t], row, entering, moving)
+        D[t] = exchange(D[t], row, col, moving)
         basis[t] = jnp.where(moving, basis[t].at[row].set(entering), basis[t])
+        nonbasic[t] = jnp.where(moving, nonbasic[t].at[col].set(leaving), nonbasic[t])
         degenerate = degenerate | (active & ~found)
         done = done | (moving & (leaving == path.label)) | (active & ~found)
         entering = jnp.where(moving, leaving, entering)
         turn = jnp.where(moving, 1 - t, turn)
         steps = steps + moving.astype(steps.dtype)
-    return _Path(T[0], T[1], basis[0], basis[1], path.label, entering, turn, done, degenerate, steps)
+    return _Path(D[0], D[1], basis[0], nonbasic[0], basis[1], nonbasic[1], path.label, entering, turn, done,
+                 degenerate, steps)
 
 
 def _vertex(path: _Path):
     """The (unnormalized) x and y of the current vertex."""
-    n, m = path.T0.shape[0], path.T1.shape[0]
-    rhs = m + n
-    dtype = path.T0.dtype
-    x = jnp.zeros(m, dtype).at[jnp.where(path.basis0 < m, path.basis0, m)].set(path.T0[:, rhs], mode="drop")
-    y = jnp.zeros(n, dtype).at[jnp.where(path.basis1 >= m, path.basis1 - m, n)].set(path.T1[:, rhs], mode="drop")
+    n, m = path.D0.shape[0], path.D1.shape[0]
+    dtype = path.D0.dtype
+    x = jnp.zeros(m, dtype).at[jnp.where(path.basis0 < m, path.basis0, m)].set(path.D0[:, -1], mode="drop")
+    y = jnp.zeros(n, dtype).at[jnp.where(path.basis1 >= m, path.basis1 - m, n)].set(path.D1[:, -1], mode="drop")
     return x, y
 
 
 def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
-    strategies = (x / jnp.sum(x), y / jnp.sum(y))
-    nash_conv = jnp.sum(regrets(NormalFormGame(payoffs, num_players=2), strategies))
-    # Each player is certified against its own payoff range (a player with tiny payoffs is not let off).
-    unit_regrets = regrets(NormalFormGame(unit_payoffs(payoffs, 2), num_players=2), strategies)
+    x, y = x / jnp.sum(x), y / jnp.sum(y)
+    # Regrets on each player's unit-range payoffs (so a shift of the payoffs adds no rounding, and each
+    # player is certified against its own payoff range), then NashConv back in payoff units.
+    lo, hi = min_max(payoffs, axes=(1, 2))
+    spread = hi - lo
+    row_values = jnp.sum((payoffs[0] - lo[0]) * y[None, :], 1)
+    col_values = jnp.sum((payoffs[1] - lo[1]) * x[:, None], 0)
+    regrets = jnp.stack([jnp.max(row_values) - jnp.sum(row_values * x), jnp.max(col_values) - jnp.sum(col_values * y)])
+    nash_conv = jnp.sum(regrets)
+    unit_regrets = regrets / jnp.where(spread > 0, spread, 1.0)
     status = final_status(jnp.max(unit_regrets), done, tol, degenerate=degenerate)
-    status = jnp.where(jnp.isfinite(nash_conv), status, Status.NONFINITE)
     # A path cut short ends at a vertex where one player's vector may be zero (NaN once
     # normalized): that is a MAX_STEPS result, not a numerical failure.
     status = jnp.where(done, status, Status.MAX_STEPS).astype(jnp.int32)
-    return Equilibrium(strategies=strategies, residual=nash_conv, iterations=steps, status=status)
+    return Equilibrium(strategies=(x, y), residual=nash_conv, iterations=steps, status=status)
 
 
 def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
@@ -201,31 +215,33 @@ def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
     return _finish(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tol)
 
 
-def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=4):
+def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=2, refill_size=None):
     """Many games through a fixed number of ``slots`` (a work queue inside one jitted loop).
 
     Paths have very different lengths (for random 20x20 games the mean is near 27
     pivots and the longest of 10,000 over 400), so running all games in lockstep
     wastes most of the work. Here each slot follows one path; every
     ``refill_every`` double pivots, finished slots hand their vertex to the output
-    and take the next game from the queue.
+    and up to ``refill_size`` idle slots take the next games from the queue (a
+    scatter of those few slots, not a select over all of them).
     """
     num_games = payoffs.shape[0]
     m, n = payoffs.shape[-2:]
     dtype = payoffs.dtype
+    refill_size = max(1, slots // 4) if refill_size is None else min(refill_size, slots)
     start = jax.vmap(_start)
     advance = jax.vmap(lambda p: _advance(p, max_steps))
     vertex = jax.vmap(_vertex)
 
-    ids = jnp.arange(slots, dtype=jnp.int32)
     outputs = (jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype),
                jnp.zeros(num_games, bool), jnp.zeros(num_games, bool), jnp.zeros(num_games, jnp.int32))
+    ids = jnp.arange(slots, dtype=jnp.int32)
     state = (start(payoffs[:slots], labels[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots, jnp.int32),
              outputs)
 
     def cond(state):
-        _, _, busy, _, _ = state
-        return jnp.any(busy)
+        _, _, busy, queued, _ = state
+        return jnp.any(busy) | (queued < num_games)
 
     def body(state):
         paths, ids, busy, queued, outputs = state
@@ -238,15 +254,18 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
                    dones.at[where].set(paths.done, mode="drop"),
                    degenerates.at[where].set(paths.degenerate, mode="drop"),
                    steps.at[where].set(paths.steps, mode="drop"))
-        new_ids = queued + jnp.cumsum(finished.astype(jnp.int32), dtype=jnp.int32) - 1
-        refill = finished & (new_ids < num_games)
-        take = jnp.where(refill, new_ids, 0)
-        fresh = start(payoffs[take], labels[take])
-        paths = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(refill.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), fresh, paths)
-        ids = jnp.where(refill, new_ids, ids)
-        busy = jnp.where(finished, refill, busy)
-        return paths, ids, busy, queued + jnp.sum(finished.astype(jnp.int32), dtype=jnp.int32), outputs
+        busy = busy & ~finished
+        # The first few idle slots take the next games.
+        (free,) = jnp.nonzero(~busy, size=refill_size, fill_value=slots)
+        new_ids = queued + jnp.arange(refill_size, dtype=jnp.int32)
+        take = (free < slots) & (new_ids < num_games)
+        target = jnp.where(take, free, slots)  # out of range: dropped
+        game = jnp.where(take, new_ids, 0)
+        fresh = start(payoffs[game], labels[game])
+        paths = jax.tree_util.tree_map(lambda old, new: old.at[target].set(new, mode="drop"), paths, fresh)
+        ids = ids.at[target].set(new_ids, mode="drop")
+        busy = busy.at[target].set(True, mode="drop")
+        return paths, ids, busy, queued + jnp.sum(take.astype(jnp.int32), dtype=jnp.int32), outputs
 
     _, _, _, _, (xs, ys, dones, degenerates, steps) = jax.lax.while_loop(cond, body, state)
     return jax.vmap(_finish)(payoffs, xs, ys, dones, degenerates, steps, tols)
