@@ -1,12 +1,15 @@
-"""Measurements of profiles and mechanisms.
+"""Measurements of profiles and mechanisms, and the runs that produce them.
 
 Equilibrium: NashConv / exploitability and per-player regrets. Incentives: regret of misreports
-(``ic_regret``), individual-rationality violation. Welfare: budget surplus and efficiency.
+(``ic_regret``), individual-rationality violation. Welfare: budget surplus and efficiency. Sweeps:
+``sweep`` over a ``grid`` or a ``sample`` of parameters (chunked, vectorized, resumable, on Dask too)
+and the built-in studies.
 """
 
-from . import _equilibrium, _incentives, _welfare
+from . import _equilibrium, _incentives, _welfare, sweeps
 from ._equilibrium import *  # noqa: F403
 from ._incentives import *  # noqa: F403
 from ._welfare import *  # noqa: F403
+from .sweeps import *  # noqa: F403
 
-__all__ = [*_equilibrium.__all__, *_incentives.__all__, *_welfare.__all__]
+__all__ = [*_equilibrium.__all__, *_incentives.__all__, *_welfare.__all__, *sweeps.__all__]
