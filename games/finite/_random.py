@@ -60,11 +60,13 @@ def random_game(
       >>> games.batch_shape, games.num_actions
       ((1000,), (20, 20))
     """
-    num_actions = check_shape(num_actions, "num_actions", minimum=1)  # every player needs an action
+    num_actions = check_shape(num_actions, "num_actions")
     batch_shape = check_shape(batch_shape, "batch_shape")
     n = len(num_actions)
     if n < 1:
         raise ValueError("num_actions must name at least one player")
+    if any(m < 1 for m in num_actions):
+        raise ValueError(f"every player needs at least one action; got num_actions={num_actions}")
     if family not in GAME_FAMILIES:
         raise ValueError(f"family must be one of {GAME_FAMILIES}; got {family!r}")
     dtype = jnp.result_type(float) if dtype is None else dtype
