@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks._timing import median_time, timed_call
 from games import random_game
-from solvers import Status, lemke_howson, support_enumeration
+from solvers import Status, lemke_howson, support_enumeration, vertex_enumeration
 
 
 class _OutOfTime(Exception):
@@ -53,6 +53,12 @@ def lemke_howson_section(quick):
     P = np.array(games.payoffs)  # writable: numba (QuantEcon) rejects read-only arrays
     result, ours_total, compile_and_run = timed_call(lambda: lemke_howson(games), 5)
     per_game = ours_total / B
+    # jax.vmap takes the same batched path (custom_vmap): timed separately, answers compared bit for bit.
+    vmapped = jax.jit(jax.vmap(lambda g: lemke_howson(g)))
+    vmap_result, vmap_total, vmap_compile = timed_call(lambda: vmapped(games), 5)
+    same_bits = all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(result),
+                                                         jax.tree_util.tree_leaves(vmap_result)))
+    vmap_per_game = vmap_total / B
     ok = np.mean((np.asarray(result.nash_conv) <= 1e-9) & (np.asarray(result.status) == Status.CONVERGED))
 
     import quantecon.game_theory as gt
@@ -89,6 +95,11 @@ def lemke_howson_section(quick):
         f"{float(jnp.max(result.nash_conv)):.1e}; pivots per game mean {float(jnp.mean(result.iterations)):.1f}, "
         f"max {int(jnp.max(result.iterations))}.",
         "",
+        f"`jax.jit(jax.vmap(lemke_howson))` on the same games: **{vmap_per_game * 1e6:,.1f} us per game** (first "
+        f"call {vmap_compile:.2f} s); answers {'bit for bit equal to' if same_bits else 'DIFFERENT from'} the "
+        f"batched call; QuantEcon's loop / vmap time: "
+        f"{(qe / vmap_per_game if not isinstance(qe, str) else float('nan')):.1f}x.",
+        "",
         "| peer (same games, looped) | time per game | nashgrid speed-up | instances |",
         "|---|---|---|---|",
         _row("QuantEcon `lemke_howson` (numba)", qe, per_game, qe_count, ", incl. NormalFormGame construction"),
@@ -104,6 +115,9 @@ def support_enumeration_section(quick):
     result, seconds, compile_and_run = timed_call(lambda: support_enumeration(games), 3)
     per_game = seconds / B
     counts = np.asarray(result.count)
+    by_vertices, vertex_seconds, vertex_compile = timed_call(lambda: vertex_enumeration(games), 3)
+    vertex_per_game = vertex_seconds / B
+    same_sets = int(np.sum(np.asarray(by_vertices.count) == counts))
 
     import quantecon.game_theory as gt
 
@@ -125,7 +139,12 @@ def support_enumeration_section(quick):
             g = gbt.StrategicGame.from_arrays(P[k, 0], P[k, 1])
             gbt.nash.enummixed_solve(g, rational=False)
 
+    def quantecon_vertices(count):
+        for k in range(count):
+            gt.vertex_enumeration(gt.NormalFormGame([gt.Player(P[k, 0]), gt.Player(P[k, 1].T)]))
+
     qe = _peer("quantecon", quantecon, min(B, 50))
+    qe_vertices = _peer("quantecon vertex_enumeration", quantecon_vertices, min(B, 50))
     npy = _peer("nashpy", nashpy, 3, repeats=1)
     gam = _peer("pygambit", gambit, 20, repeats=1)
     # Cross-check the counts against QuantEcon on the games both solved.
@@ -146,6 +165,15 @@ def support_enumeration_section(quick):
         _row("QuantEcon `support_enumeration` (numba)", qe, per_game, min(B, 50)),
         _row("nashpy `support_enumeration`", npy, per_game, 3),
         _row("pygambit `enummixed_solve` (float)", gam, per_game, 20),
+        "",
+        f"nashgrid `vertex_enumeration` (Avis-Fukuda reverse search, batched) on the same games: "
+        f"**{vertex_per_game * 1e3:,.2f} ms per game** (first call with compilation {vertex_compile:.1f} s); its count "
+        f"equals support enumeration's on {same_sets} of {B} games.",
+        "",
+        "| peer (same games, looped) | time per game | nashgrid speed-up | instances |",
+        "|---|---|---|---|",
+        _row("QuantEcon `vertex_enumeration` (qhull)", qe_vertices, vertex_per_game, min(B, 50)),
+        _row("QuantEcon `support_enumeration` (numba)", qe, vertex_per_game, min(B, 50)),
     ]
 
 

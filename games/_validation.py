@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_float_array", "finite_array", "check_number"]
+__all__ = ["as_float_array", "finite_array", "check_number", "check_shape"]
 
 
 def as_float_array(x, name: str) -> jax.Array:
@@ -55,3 +55,18 @@ def check_number(value, what: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be a number; got {value!r}") from None
+
+
+def check_shape(value, name: str, *, minimum: int = 0) -> tuple[int, ...]:
+    """``value`` as a tuple of Python ints, each an integer (Python or numpy, not a bool or a float) of at
+    least ``minimum``; anything else is a ``ValueError`` naming ``name``."""
+    import numbers
+
+    try:
+        entries = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a tuple of integers; got {value!r}") from None
+    for entry in entries:
+        if isinstance(entry, (bool, np.bool_)) or not isinstance(entry, numbers.Integral) or entry < minimum:
+            raise ValueError(f"{name} must be a tuple of integers >= {minimum}; got {value!r}")
+    return tuple(int(entry) for entry in entries)

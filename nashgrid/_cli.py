@@ -25,12 +25,13 @@ __all__ = ["main", "SOLVE_METHODS"]
 #: ``--method`` names and the Gambit tool each corresponds to.
 SOLVE_METHODS = {
     "support-enumeration": "all equilibria of a two-player game (as gambit-enummixed on nondegenerate games)",
+    "vertex-enumeration": "all extreme equilibria of a two-player game (as gambit-enummixed, degenerate games too)",
     "lemke-howson": "one equilibrium of a two-player game (as gambit-lcp -e 1)",
     "zero-sum-lp": "the optimal strategies of a two-player zero-sum game (as gambit-lp)",
     "qre": "the limit of the logit QRE branch, any number of players (as gambit-logit -e), decimals",
 }
 #: Methods that arrive in later versions (a clear error instead of an unknown-choice message).
-LATER_METHODS = {"vertex-enumeration": "support-enumeration"}
+LATER_METHODS: dict[str, str] = {}
 
 
 class _UsageError(Exception):
@@ -142,7 +143,7 @@ def _solve(args) -> int:
     jax.config.update("jax_enable_x64", True)  # an application entry point, not an import side effect
     import numpy as np
 
-    from solvers import Status, lemke_howson, qre_homotopy, support_enumeration, zero_sum_lp
+    from solvers import Status, lemke_howson, qre_homotopy, support_enumeration, vertex_enumeration, zero_sum_lp
 
     if args.method in LATER_METHODS:
         raise _UsageError(f"--method {args.method} is not available in this version of nashgrid; use "
@@ -165,6 +166,9 @@ def _solve(args) -> int:
             if status == Status.DEGENERATE:
                 warnings.append("the game is degenerate: support enumeration may miss equilibria (Gambit's "
                                 "enummixed lists the extreme points of every component)")
+        elif args.method == "vertex-enumeration":
+            result = vertex_enumeration(game)
+            profiles, status = [tuple(np.asarray(s) for s in p) for p in result.to_list()], Status(int(result.status))
         elif args.method == "lemke-howson":
             result = lemke_howson(game)
             profiles, status = [tuple(np.asarray(s) for s in result.strategies)], Status(int(result.status))

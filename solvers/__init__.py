@@ -1,6 +1,6 @@
 """Equilibrium solvers. Every solver is a function: the game positional, configuration keyword-only.
 
-- ``finite``: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two players);
+- ``finite``: ``lemke_howson``, ``support_enumeration``, ``vertex_enumeration``, ``zero_sum_lp`` (two players);
   ``regret_matching``, ``hedge``, ``fictitious_play``, ``replicator_dynamics``, ``logit_qre``,
   ``qre_homotopy`` (any number of players).
 - ``continuous``: ``solve_vi`` (projected gradient, extragradient, optimistic gradient, best-response

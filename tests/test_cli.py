@@ -67,6 +67,12 @@ def test_solve_prints_gambits_enummixed_equilibria_on_its_catalog(capsys, path):
     assert len(lines) == len(set(lines)) and set(lines) == gambit_lines(path)
 
 
+def test_vertex_enumeration_prints_gambits_enummixed_equilibria(capsys):
+    path = SMALL_CATALOG[0]
+    status, out, err = run(capsys, "solve", path, "--method", "vertex-enumeration")
+    assert status == 0 and err == "" and set(out.splitlines()) == gambit_lines(path)
+
+
 def test_solve_matches_gambit_on_textbook_games_and_lemke_howson_finds_one_of_them(capsys, tmp_path):
     for name, path in textbook_games(tmp_path).items():
         status, out, _ = run(capsys, "solve", path)
@@ -125,7 +131,6 @@ def test_the_console_entry_point_reads_stdin_like_gambit_enummixed(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["solve", "/no/such/game.nfg"], "cannot read /no/such/game.nfg"),
     (["solve", str(CATALOG / "journals" / "ijgt" / "nau2004" / "sec4.nfg")], "needs a two-player game"),
-    (["solve", SMALL_CATALOG[0], "--method", "vertex-enumeration"], "not available in this version"),
     (["solve", SMALL_CATALOG[0], "--decimals", "40"], "--decimals must be between 0 and 17"),
     ([], "choose a command"),
 ])

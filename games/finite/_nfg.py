@@ -165,8 +165,16 @@ def parse_nfg(text: str) -> tuple[NormalFormGame, dict]:
 def read_nfg(path: str | os.PathLike) -> NormalFormGame:
     """Read a Gambit ``.nfg`` file (payoff or outcome version) into a :class:`NormalFormGame`.
 
+    Gambit's own catalog files (``pygambit``'s ``catalog_data``) read as they are.
+
     Example:
-      >>> game = read_nfg("tests/games/data/pennies.nfg")  # doctest: +SKIP
+      >>> import os, tempfile
+      >>> import jax.numpy as jnp
+      >>> from games import bimatrix, write_nfg
+      >>> path = os.path.join(tempfile.mkdtemp(), "sexes.nfg")
+      >>> write_nfg(bimatrix(jnp.array([[3., 0.], [0., 2.]]), jnp.array([[2., 0.], [0., 3.]])), path)
+      >>> read_nfg(path).num_actions
+      (2, 2)
     """
     with open(path, encoding="utf-8") as f:
         text = f.read()

@@ -13,6 +13,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from .._validation import check_shape
 from ._normal_form import NormalFormGame
 
 __all__ = ["random_game", "GAME_FAMILIES"]
@@ -59,8 +60,8 @@ def random_game(
       >>> games.batch_shape, games.num_actions
       ((1000,), (20, 20))
     """
-    num_actions = tuple(int(m) for m in num_actions)
-    batch_shape = tuple(int(b) for b in batch_shape)
+    num_actions = check_shape(num_actions, "num_actions")
+    batch_shape = check_shape(batch_shape, "batch_shape")
     n = len(num_actions)
     if n < 1:
         raise ValueError("num_actions must name at least one player")

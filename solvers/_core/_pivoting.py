@@ -81,3 +81,117 @@ def lex_min_ratio(
 
     _, candidates = jax.lax.while_loop(tied, next_column, (jnp.asarray(0), candidates))
     return jnp.argmax(candidates), jnp.any(positive)
+
+
+def one_and_many(solve_many):
+    """The single-game and many-game entry points of a pivoting solver, sharing one batched path.
+
+    ``solve_many(*args)`` solves a stack of games: every argument has a leading game axis of the same
+    length, and so has every leaf of its result. Returns ``(one, many)``:
+
+    - ``many(*args)`` calls ``solve_many``; under ``jax.vmap`` the mapped axis is folded into the game
+      axis, so nested vmaps still make one call of ``solve_many`` on all games;
+    - ``one(*args)`` solves a single game (arguments without the game axis) as a stack of one; under
+      ``jax.vmap`` it becomes ``many`` on the stacked games (unmapped arguments are broadcast).
+
+    So ``jax.vmap(solver)(games)`` runs the same program as the batched call ``solver(games)`` (for
+    Lemke-Howson: its work queue, not lockstep while loops in which every game waits for the slowest),
+    and gives the same bits. Built on ``jax.custom_batching.custom_vmap``.
+    """
+
+    def fold(axis_size, in_batched, args, game_axis):
+        folded = []
+        for arg, batched in zip(args, in_batched):
+            if not batched:
+                arg = jnp.broadcast_to(arg, (axis_size,) + arg.shape)
+            if game_axis:
+                arg = arg.reshape((axis_size * arg.shape[1],) + arg.shape[2:])
+            folded.append(arg)
+        return folded
+
+    @jax.custom_batching.custom_vmap
+    def many(*args):
+        return solve_many(*args)
+
+    @many.def_vmap
+    def _many_rule(axis_size, in_batched, *args):
+        out = many(*fold(axis_size, in_batched, args, game_axis=True))
+        out = jax.tree_util.tree_map(lambda a: a.reshape((axis_size, a.shape[0] // axis_size) + a.shape[1:]), out)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    @jax.custom_batching.custom_vmap
+    def one(*args):
+        out = many(*(jnp.asarray(a)[None] for a in args))
+        return jax.tree_util.tree_map(lambda a: a[0], out)
+
+    @one.def_vmap
+    def _one_rule(axis_size, in_batched, *args):
+        out = many(*fold(axis_size, in_batched, args, game_axis=False))
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return one, many
+
+
+def exchange(D: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | bool = True) -> jax.Array:
+    """A pivot in dictionary form: nonbasic column ``col`` enters, the basic variable of ``row`` leaves.
+
+    ``D`` holds the tableau columns of the nonbasic variables and, last, the right-hand side (the basic
+    variables' columns are unit vectors and are not stored). With ``p = D[row, col]`` and ``d = D[:, col]``
+    every column becomes ``D - (d - e_row) D[row] / p`` (Gauss-Jordan), except column ``col``, which now
+    belongs to the leaving variable: ``-d / p`` with ``1 / p`` in ``row``. With ``active`` False, ``D`` is
+    returned unchanged.
+    """
+    p = D[row, col]
+    d = D[:, col]
+    at_row = jnp.arange(D.shape[0]) == row
+    pivot_row = D[row] / p
+    updated = D - (d - at_row.astype(D.dtype))[:, None] * pivot_row[None, :]
+    leaving = jnp.where(at_row, 1.0 / p, -d / p)
+    updated = jnp.where((jnp.arange(D.shape[1]) == col)[None, :], leaving[:, None], updated)
+    return jnp.where(active, updated, D)
+
+
+def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, nonbasic: jax.Array,
+                             lex_labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`lex_min_ratio` for a dictionary (nonbasic columns, then the right-hand side).
+
+    Ties in ``rhs / D[:, col]`` go to the columns of ``B^{-1}``, i.e. of the original slack variables
+    ``lex_labels`` in order: a nonbasic slack's column is in ``D``, a basic one's is a unit vector.
+    Returns ``(row, found)``.
+    """
+    pivot_tol, tie_tol = tolerances(D.dtype)
+    column = D[:, col]
+    positive = column > pivot_tol
+    safe = jnp.where(positive, column, 1.0)
+    inf = jnp.asarray(jnp.inf, D.dtype)
+
+    def keep_minimal(candidates, values):
+        ratio = jnp.where(candidates, values / safe, inf)
+        return candidates & (ratio <= jnp.min(ratio) + tie_tol)
+
+    candidates = keep_minimal(positive, D[:, -1])
+
+    def tied(state):
+        k, cand = state
+        return (k < lex_labels.shape[0]) & (jnp.sum(cand.astype(jnp.int32)) > 1)
+
+    def next_column(state):
+        k, cand = state
+        label = lex_labels[k]
+        is_nonbasic = nonbasic == label
+        values = jnp.where(jnp.any(is_nonbasic), D[:, jnp.argmax(is_nonbasic)], (basis == label).astype(D.dtype))
+        return k + 1, keep_minimal(cand, values)
+
+    _, candidates = jax.lax.while_loop(tied, next_column, (jnp.asarray(0, jnp.int32), candidates))
+    return jnp.argmax(candidates), jnp.any(positive)
+
+
+def min_max(x: jax.Array, axes) -> tuple[jax.Array, jax.Array]:
+    """``(min, max)`` of ``x`` over ``axes`` in one pass (a variadic reduction: large batches of games are
+    read once, not twice)."""
+    inf = jnp.asarray(jnp.inf, x.dtype)
+
+    def combine(a, b):
+        return jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1])
+
+    return jax.lax.reduce((x, x), (inf, -inf), combine, tuple(axes))

@@ -57,3 +57,42 @@ def check_step_size(step_size):
     if not isinstance(step_size, jax.core.Tracer) and not bool(np.all(np.asarray(step_size) > 0)):
         raise ValueError(f"step_size must be positive; got {step_size!r}")
     return step_size
+
+
+def check_count(value, name: str) -> int:
+    """``value`` as a Python int if it is a positive integer (Python or numpy, not a bool), else a
+    ValueError naming ``name``."""
+    import numbers
+
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def check_label(value, num_labels: int, name: str = "init_label"):
+    """An integer label in ``[0, num_labels)``: a Python or numpy integer, or an integer-typed scalar tracer
+    (its range unchecked); anything else (a float, a bool, a string) is a ValueError naming ``name``."""
+    import numbers
+
+    if isinstance(value, jax.core.Tracer):
+        if not jnp.issubdtype(value.dtype, jnp.integer) or value.shape != ():
+            raise ValueError(f"{name} must be an integer scalar; got a traced {value.dtype}{list(value.shape)}")
+        return value
+    if isinstance(value, (np.ndarray, jax.Array)) and value.shape == () and jnp.issubdtype(value.dtype, jnp.integer):
+        value = int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < num_labels:
+        raise ValueError(f"{name} must be an integer in [0, {num_labels}); got {value!r}")
+    return int(value)
+
+
+def unit_payoffs(payoffs: jax.Array, num_players: int) -> jax.Array:
+    """Each player's payoffs mapped by its own positive affine map onto ``[0, 1]`` (a constant maps to 0).
+
+    Equilibria are unchanged, and every player's regret becomes a fraction of that player's own payoff
+    range: certify each player by ``regret_i(unit game) <= tol`` so that a player whose payoffs are
+    tiny next to another's is still checked (a tolerance from the largest range would let it off).
+    """
+    axes = tuple(range(payoffs.ndim - num_players, payoffs.ndim))
+    lo = jnp.min(payoffs, axis=axes, keepdims=True)
+    spread = jnp.max(payoffs, axis=axes, keepdims=True) - lo
+    return (payoffs - lo) / jnp.where(spread > 0, spread, 1.0)

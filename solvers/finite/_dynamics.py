@@ -2,15 +2,15 @@
 
 Each dynamic is a pure ``step`` on an explicit state plus an ``output`` profile
 (the time average or the last iterate). :func:`_run` iterates it in a
-``jax.lax.while_loop`` until the output's NashConv is at most ``tol`` times the
-payoff range, or ``max_steps`` run out; the status then says which. These
+``jax.lax.while_loop`` until every player's regret in the output is at most ``tol``
+times that player's own payoff range, or ``max_steps`` run out; the status then says which. These
 dynamics are guaranteed to reach Nash equilibria only in some classes of games
 (two-player zero-sum for regret matching, Hedge and fictitious play; 2x2 and
 potential games for fictitious play); elsewhere the status reports
 ``MAX_STEPS`` with the NashConv reached, never a plausible-looking profile.
 
-Payoffs are rescaled by their range inside every dynamic, so step sizes are
-unit-free and results are invariant to positive affine payoff transforms.
+Each player's payoffs are rescaled to its own unit range inside every dynamic, so step sizes are
+unit-free and results are invariant to a positive affine transform of any one player's payoffs.
 
 All work for a single game; batches go through ``jax.vmap``.
 """
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from games import NormalFormGame, action_values, regrets, validate_profile
 
 from .._core._batching import over_batch
-from .._core._validation import check_game, check_positive_int, check_tol, payoff_scale
+from .._core._validation import check_game, check_positive_int, check_tol, unit_payoffs
 from .._core._loop import iterate
 from .._core._result import Equilibrium, final_status, maybe_throw
 
@@ -33,8 +33,9 @@ __all__ = ["regret_matching", "fictitious_play", "replicator_dynamics", "hedge"]
 
 
 def _normalized_game(payoffs, num_players):
-    scale = payoff_scale(payoffs, num_players)
-    return NormalFormGame(payoffs / scale, num_players=num_players), scale
+    """Each player's payoffs on its own unit range (equilibria unchanged): steps are scale-free and each
+    player's regret is a fraction of its own payoff range."""
+    return NormalFormGame(unit_payoffs(payoffs, num_players), num_players=num_players)
 
 
 def _uniform(num_actions, dtype):
@@ -42,13 +43,14 @@ def _uniform(num_actions, dtype):
 
 
 def _run(payoffs, tol, *, num_players, max_steps, init, step, output):
-    """Iterate ``state = step(game, state, t)`` until ``output(state)`` has NashConv <= tol."""
-    game, scale = _normalized_game(payoffs, num_players)
+    """Iterate ``state = step(game, state, t)`` until every player's regret in ``output(state)`` is at most
+    ``tol`` times that player's own payoff range (a player with tiny payoffs is certified too)."""
+    game = _normalized_game(payoffs, num_players)
     original = NormalFormGame(payoffs, num_players=num_players)
     state0 = init(game)
 
     def gap(state):
-        return jnp.sum(regrets(game, output(state)))
+        return jnp.max(regrets(game, output(state)))
 
     def advance(carry):
         state, t = carry
@@ -58,7 +60,7 @@ def _run(payoffs, tol, *, num_players, max_steps, init, step, output):
     (state, _), steps, g = iterate(advance, (state0, jnp.asarray(0)), gap(state0), max_steps=max_steps, tol=tol)
     strategies = output(state)
     nash_conv = jnp.sum(regrets(original, strategies))
-    status = final_status(nash_conv, g <= tol, tol * scale * (1 + 1e-6))
+    status = final_status(gap(state), g <= tol, tol * (1 + 1e-6))
     return Equilibrium(strategies=strategies, residual=nash_conv, iterations=steps, status=status)
 
 
@@ -149,7 +151,7 @@ def regret_matching(game: NormalFormGame, *, plus: bool = False, init=None, max_
       plus: use regret matching+.
       init: initial mixed profile (default uniform).
       max_steps: the most iterations (static).
-      tol: NashConv tolerance relative to the payoff range.
+      tol: ``CONVERGED`` when every player's regret is at most ``tol`` times its own payoff range.
       throw: raise (outside jit) if a game did not converge.
 
     Example:

@@ -29,10 +29,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from games import NormalFormGame, regrets
+from games import NormalFormGame
 
-from .._core._validation import check_game, check_positive_int, check_tol, payoff_scale
-from .._core._pivoting import lex_min_ratio, pivot, unit_range_plus_one
+from .._core._pivoting import exchange, lex_min_ratio_dictionary, min_max, one_and_many, unit_range_plus_one
+from .._core._validation import check_game, check_label, check_positive_int, check_tol
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
 
 __all__ = ["lemke_howson"]
@@ -54,8 +54,8 @@ def lemke_howson(
         (``< m``: a row action, else column action ``init_label - m``).
         Different labels may lead to different equilibria.
       max_steps: the most pivots (static: it fixes the traced loop).
-      tol: NashConv tolerance relative to the payoff range (default 1e-9 in
-        float64, 1e-4 in float32) for the ``CONVERGED`` status.
+      tol: ``CONVERGED`` needs every player's regret to be at most ``tol`` times that player's own
+        payoff range (default 1e-9 in float64, 1e-4 in float32).
       throw: raise :class:`~solvers.NonConvergenceError` (outside jit) if a game
         did not converge.
 
@@ -75,29 +75,40 @@ def lemke_howson(
     """
     check_game(game, num_players=2)
     m, n = game.num_actions
-    if not isinstance(init_label, jax.core.Tracer):
-        if isinstance(init_label, bool) or int(init_label) != init_label or not 0 <= init_label < m + n:
-            raise ValueError(f"init_label must be an integer in [0, {m + n}); got {init_label!r}")
+    init_label = check_label(init_label, m + n)
     max_steps = check_positive_int(max_steps, "max_steps")
     tol = check_tol(tol, game.payoffs.dtype)
-    result = _lemke_howson(game.payoffs, jnp.asarray(init_label), tol, max_steps=max_steps,
+    result = _lemke_howson(game.payoffs, jnp.asarray(init_label, jnp.int32), tol, max_steps=max_steps,
                            batch_ndim=len(game.batch_shape))
     return maybe_throw(result, throw, "lemke_howson")
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps", "batch_ndim", "slots"))
 def _lemke_howson(payoffs, init_label, tol, *, max_steps, batch_ndim, slots=None):
+    one, many = _entry_points(max_steps, slots)
+    tol = jnp.asarray(tol, payoffs.dtype)
     if batch_ndim == 0:
-        return _lemke_howson_single(payoffs, init_label, tol, max_steps=max_steps)
+        return one(payoffs, init_label, tol)
     batch_shape = payoffs.shape[:batch_ndim]
     flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
-    if slots is None:
-        slots = _default_slots(flat.shape[0])
-    if slots >= flat.shape[0]:
-        result = jax.vmap(lambda p: _lemke_howson_single(p, init_label, tol, max_steps=max_steps))(flat)
-    else:
-        result = _lemke_howson_queue(flat, init_label, tol, max_steps=max_steps, slots=slots)
+    count = flat.shape[:1]
+    result = many(flat, jnp.broadcast_to(init_label, count), jnp.broadcast_to(tol, count))
     return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)
+
+
+@functools.lru_cache(maxsize=None)
+def _entry_points(max_steps: int, slots: int | None):
+    """``(one, many)`` (see :func:`~solvers._core._pivoting.one_and_many`): a stack of games goes through
+    the work queue, whether it comes from a batched call or from ``jax.vmap``."""
+
+    def solve_many(payoffs, labels, tols):
+        count = payoffs.shape[0]
+        num_slots = _default_slots(count) if slots is None else slots
+        if num_slots >= count:  # few games: lockstep
+            return jax.vmap(functools.partial(_lemke_howson_single, max_steps=max_steps))(payoffs, labels, tols)
+        return _lemke_howson_queue(payoffs, labels, tols, max_steps=max_steps, slots=num_slots)
+
+    return one_and_many(solve_many)
 
 
 def _default_slots(batch: int) -> int:
@@ -108,14 +119,21 @@ def _default_slots(batch: int) -> int:
 
 
 class _Path(NamedTuple):
-    """Where one Lemke-Howson path stands: both tableaux, their bases, the entering label."""
+    """Where one Lemke-Howson path stands: both dictionaries, their bases, the entering label.
 
-    T0: jax.Array  # tableau of P (rows: column actions): x (labels 0..m-1), slacks s (labels m..), rhs
-    T1: jax.Array  # tableau of Q (rows: row actions): slacks r (labels 0..m-1), y (labels m..), rhs
-    basis0: jax.Array
-    basis1: jax.Array
+    A dictionary keeps the tableau columns of the nonbasic variables only (the basic ones are unit
+    vectors), then the right-hand side: half the memory and arithmetic of the full tableau.
+    """
+
+    D0: jax.Array  # P (rows: column actions' constraints): nonbasic columns, then rhs; (n, m + 1)
+    D1: jax.Array  # Q (rows: row actions' constraints): nonbasic columns, then rhs; (m, n + 1)
+    basis0: jax.Array  # labels of P's basic variables: x_i is label i, slack s_j is label m + j
+    nonbasic0: jax.Array
+    basis1: jax.Array  # labels of Q's basic variables: slack r_i is label i, y_j is label m + j
+    nonbasic1: jax.Array
+    label: jax.Array  # the label dropped first; the path ends when it is picked up again
     entering: jax.Array
-    turn: jax.Array  # which tableau pivots next
+    turn: jax.Array  # which dictionary pivots next
     done: jax.Array
     degenerate: jax.Array
     steps: jax.Array
@@ -126,89 +144,104 @@ def _start(payoffs, init_label) -> _Path:
     A = unit_range_plus_one(payoffs[0])[0]
     B = unit_range_plus_one(payoffs[1])[0]
     m, n = A.shape
-    T0 = jnp.concatenate([B.T, jnp.eye(n, dtype=dtype), jnp.ones((n, 1), dtype)], axis=1)
-    T1 = jnp.concatenate([jnp.eye(m, dtype=dtype), A, jnp.ones((m, 1), dtype)], axis=1)
+    D0 = jnp.concatenate([B.T, jnp.ones((n, 1), dtype)], axis=1)  # s = 1 - B^T x
+    D1 = jnp.concatenate([A, jnp.ones((m, 1), dtype)], axis=1)  # r = 1 - A y
     false = jnp.asarray(False)
-    return _Path(T0, T1, jnp.arange(m, m + n), jnp.arange(m), jnp.asarray(init_label),
-                 jnp.where(init_label < m, 0, 1), false, false, jnp.asarray(0))
+    label = jnp.asarray(init_label, jnp.int32)
+    slacks0, xs = jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32)
+    return _Path(D0, D1, slacks0, xs, xs, slacks0, label, label, jnp.where(label < m, 0, 1).astype(jnp.int32),
+                 false, false, jnp.asarray(0, jnp.int32))
 
 
-def _advance(path: _Path, init_label, max_steps) -> _Path:
-    """Up to two pivots: one in the tableau of P, then one in that of Q (the path alternates)."""
-    n, m = path.T0.shape[0], path.T1.shape[0]
-    rhs = m + n
-    lex = ((m, n), (0, m))  # the slack block of each tableau holds B^{-1}: columns [start, start+size)
-    T = [path.T0, path.T1]
+def _advance(path: _Path, max_steps) -> _Path:
+    """Up to two pivots: one in the dictionary of P, then one in that of Q (the path alternates)."""
+    n, m = path.D0.shape[0], path.D1.shape[0]
+    lex = (jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32))  # slack labels: B^{-1}
+    D = [path.D0, path.D1]
     basis = [path.basis0, path.basis1]
+    nonbasic = [path.nonbasic0, path.nonbasic1]
     entering, turn, done, degenerate, steps = path.entering, path.turn, path.done, path.degenerate, path.steps
     for t in (0, 1):
         active = (~done) & (turn == t) & (steps < max_steps)
-        row, found = lex_min_ratio(T[t], entering, rhs=rhs, lex_start=lex[t][0], lex_size=lex[t][1])
+        col = jnp.argmax(nonbasic[t] == entering)
+        row, found = lex_min_ratio_dictionary(D[t], col, basis[t], nonbasic[t], lex[t])
         leaving = basis[t][row]
         moving = active & found
-        T[t] = pivot(T[t], row, entering, moving)
+        D[t] = exchange(D[t], row, col, moving)
         basis[t] = jnp.where(moving, basis[t].at[row].set(entering), basis[t])
+        nonbasic[t] = jnp.where(moving, nonbasic[t].at[col].set(leaving), nonbasic[t])
         degenerate = degenerate | (active & ~found)
-        done = done | (moving & (leaving == init_label)) | (active & ~found)
+        done = done | (moving & (leaving == path.label)) | (active & ~found)
         entering = jnp.where(moving, leaving, entering)
         turn = jnp.where(moving, 1 - t, turn)
         steps = steps + moving.astype(steps.dtype)
-    return _Path(T[0], T[1], basis[0], basis[1], entering, turn, done, degenerate, steps)
+    return _Path(D[0], D[1], basis[0], nonbasic[0], basis[1], nonbasic[1], path.label, entering, turn, done,
+                 degenerate, steps)
 
 
 def _vertex(path: _Path):
     """The (unnormalized) x and y of the current vertex."""
-    n, m = path.T0.shape[0], path.T1.shape[0]
-    rhs = m + n
-    dtype = path.T0.dtype
-    x = jnp.zeros(m, dtype).at[jnp.where(path.basis0 < m, path.basis0, m)].set(path.T0[:, rhs], mode="drop")
-    y = jnp.zeros(n, dtype).at[jnp.where(path.basis1 >= m, path.basis1 - m, n)].set(path.T1[:, rhs], mode="drop")
+    n, m = path.D0.shape[0], path.D1.shape[0]
+    dtype = path.D0.dtype
+    x = jnp.zeros(m, dtype).at[jnp.where(path.basis0 < m, path.basis0, m)].set(path.D0[:, -1], mode="drop")
+    y = jnp.zeros(n, dtype).at[jnp.where(path.basis1 >= m, path.basis1 - m, n)].set(path.D1[:, -1], mode="drop")
     return x, y
 
 
 def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
-    strategies = (x / jnp.sum(x), y / jnp.sum(y))
-    nash_conv = jnp.sum(regrets(NormalFormGame(payoffs, num_players=2), strategies))
-    status = final_status(nash_conv, done, tol * payoff_scale(payoffs, 2), degenerate=degenerate)
+    x, y = x / jnp.sum(x), y / jnp.sum(y)
+    # Regrets on each player's unit-range payoffs (so a shift of the payoffs adds no rounding, and each
+    # player is certified against its own payoff range), then NashConv back in payoff units.
+    lo, hi = min_max(payoffs, axes=(1, 2))
+    spread = hi - lo
+    row_values = jnp.sum((payoffs[0] - lo[0]) * y[None, :], 1)
+    col_values = jnp.sum((payoffs[1] - lo[1]) * x[:, None], 0)
+    regrets = jnp.stack([jnp.max(row_values) - jnp.sum(row_values * x), jnp.max(col_values) - jnp.sum(col_values * y)])
+    nash_conv = jnp.sum(regrets)
+    unit_regrets = regrets / jnp.where(spread > 0, spread, 1.0)
+    status = final_status(jnp.max(unit_regrets), done, tol, degenerate=degenerate)
     # A path cut short ends at a vertex where one player's vector may be zero (NaN once
     # normalized): that is a MAX_STEPS result, not a numerical failure.
     status = jnp.where(done, status, Status.MAX_STEPS).astype(jnp.int32)
-    return Equilibrium(strategies=strategies, residual=nash_conv, iterations=steps, status=status)
+    return Equilibrium(strategies=(x, y), residual=nash_conv, iterations=steps, status=status)
 
 
 def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
     path = jax.lax.while_loop(
         lambda p: (~p.done) & (p.steps < max_steps),
-        lambda p: _advance(p, init_label, max_steps),
+        lambda p: _advance(p, max_steps),
         _start(payoffs, init_label),
     )
     return _finish(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tol)
 
 
-def _lemke_howson_queue(payoffs, init_label, tol, *, max_steps, slots, refill_every=4):
+def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=2, refill_size=None):
     """Many games through a fixed number of ``slots`` (a work queue inside one jitted loop).
 
     Paths have very different lengths (for random 20x20 games the mean is near 27
     pivots and the longest of 10,000 over 400), so running all games in lockstep
     wastes most of the work. Here each slot follows one path; every
     ``refill_every`` double pivots, finished slots hand their vertex to the output
-    and take the next game from the queue.
+    and up to ``refill_size`` idle slots take the next games from the queue (a
+    scatter of those few slots, not a select over all of them).
     """
     num_games = payoffs.shape[0]
     m, n = payoffs.shape[-2:]
     dtype = payoffs.dtype
-    start = jax.vmap(lambda p: _start(p, init_label))
-    advance = jax.vmap(lambda p: _advance(p, init_label, max_steps))
+    refill_size = max(1, slots // 4) if refill_size is None else min(refill_size, slots)
+    start = jax.vmap(_start)
+    advance = jax.vmap(lambda p: _advance(p, max_steps))
     vertex = jax.vmap(_vertex)
 
-    ids = jnp.arange(slots)
     outputs = (jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype),
                jnp.zeros(num_games, bool), jnp.zeros(num_games, bool), jnp.zeros(num_games, jnp.int32))
-    state = (start(payoffs[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots), outputs)
+    ids = jnp.arange(slots, dtype=jnp.int32)
+    state = (start(payoffs[:slots], labels[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots, jnp.int32),
+             outputs)
 
     def cond(state):
-        _, _, busy, _, _ = state
-        return jnp.any(busy)
+        _, _, busy, queued, _ = state
+        return jnp.any(busy) | (queued < num_games)
 
     def body(state):
         paths, ids, busy, queued, outputs = state
@@ -220,16 +253,19 @@ def _lemke_howson_queue(payoffs, init_label, tol, *, max_steps, slots, refill_ev
         outputs = (xs.at[where].set(x, mode="drop"), ys.at[where].set(y, mode="drop"),
                    dones.at[where].set(paths.done, mode="drop"),
                    degenerates.at[where].set(paths.degenerate, mode="drop"),
-                   steps.at[where].set(paths.steps.astype(jnp.int32), mode="drop"))
-        new_ids = queued + jnp.cumsum(finished) - 1
-        refill = finished & (new_ids < num_games)
-        fresh = start(payoffs[jnp.where(refill, new_ids, 0)])
-        paths = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(refill.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), fresh, paths)
-        ids = jnp.where(refill, new_ids, ids)
-        busy = jnp.where(finished, refill, busy)
-        return paths, ids, busy, queued + jnp.sum(finished), outputs
+                   steps.at[where].set(paths.steps, mode="drop"))
+        busy = busy & ~finished
+        # The first few idle slots take the next games.
+        (free,) = jnp.nonzero(~busy, size=refill_size, fill_value=slots)
+        new_ids = queued + jnp.arange(refill_size, dtype=jnp.int32)
+        take = (free < slots) & (new_ids < num_games)
+        target = jnp.where(take, free, slots)  # out of range: dropped
+        game = jnp.where(take, new_ids, 0)
+        fresh = start(payoffs[game], labels[game])
+        paths = jax.tree_util.tree_map(lambda old, new: old.at[target].set(new, mode="drop"), paths, fresh)
+        ids = ids.at[target].set(new_ids, mode="drop")
+        busy = busy.at[target].set(True, mode="drop")
+        return paths, ids, busy, queued + jnp.sum(take.astype(jnp.int32), dtype=jnp.int32), outputs
 
     _, _, _, _, (xs, ys, dones, degenerates, steps) = jax.lax.while_loop(cond, body, state)
-    return jax.vmap(lambda p, x, y, d, g, s: _finish(p, x, y, d, g, s, tol))(payoffs, xs, ys, dones,
-                                                                               degenerates, steps)
+    return jax.vmap(_finish)(payoffs, xs, ys, dones, degenerates, steps, tols)

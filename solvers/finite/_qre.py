@@ -37,6 +37,7 @@ E. L. Allgower and K. Georg (1990), *Numerical Continuation Methods*.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +46,7 @@ from games import NormalFormGame, action_values, regrets
 from mechanisms import pytree_dataclass
 
 from .._core._batching import over_batch
-from .._core._validation import check_game, check_positive_int, check_tol, payoff_scale
+from .._core._validation import check_game, check_positive_int, check_tol, payoff_scale, unit_payoffs
 from .._core._result import Equilibrium, Solution, final_status, maybe_throw
 
 __all__ = ["logit_qre", "qre_homotopy", "QuantalResponseEquilibrium"]
@@ -250,18 +251,21 @@ def qre_homotopy(game: NormalFormGame, *, lam_max: float = 1e5, max_steps: int =
                  tol: float | None = None, throw: bool = False) -> Equilibrium:
     """A Nash equilibrium as the limit of the principal logit-QRE branch, Newton-polished.
 
-    Payoffs are scaled to unit range, the branch is traced to ``lam_max``, and
+    Payoffs are scaled to unit range (the largest player's range: one precision ``lam`` for all, as
+    Gambit's tracer, so the same equilibrium is selected), the branch is traced to ``lam_max``, and
     (with ``polish=True``) the profile is refined by Newton's method on the
     Nash indifference conditions over the support the QRE selects. Works for
     any number of players; the answer is the logit solution (McKelvey and
-    Palfrey 1995) for generic games.
+    Palfrey 1995) for generic games. ``CONVERGED`` certifies each player against its own payoff range
+    (a player whose payoffs are tiny next to another's is checked too). The tracer needs float64: with
+    float32 payoffs it warns once and will likely stop at ``MAX_STEPS``.
 
     Args:
       game: an N-player :class:`~games.NormalFormGame`, possibly batched.
       lam_max: precision at which tracing stops (unit-range payoffs).
       max_steps: the most continuation steps (static).
       polish: run the Newton polish.
-      tol: NashConv tolerance relative to the payoff range for ``CONVERGED``.
+      tol: ``CONVERGED`` when every player's regret is at most ``tol`` times its own payoff range.
       throw: raise (outside jit) if a game did not converge.
 
     Reference: McKelvey and Palfrey (1995); Turocy (2005); Allgower and Georg (1990).
@@ -271,18 +275,35 @@ def qre_homotopy(game: NormalFormGame, *, lam_max: float = 1e5, max_steps: int =
     if not float(lam_max) > 0:
         raise ValueError(f"lam_max must be positive; got {lam_max!r}")
     tol = check_tol(tol, game.payoffs.dtype)
+    _warn_without_float64(game.payoffs.dtype)
     result = _qre_homotopy(game.payoffs, jnp.asarray(lam_max, game.payoffs.dtype), tol,
                            num_players=game.num_players, max_steps=max_steps, polish=bool(polish),
                            batch_ndim=len(game.batch_shape))
     return maybe_throw(result, throw, "qre_homotopy")
 
 
+_warned_float32 = False
+
+
+def _warn_without_float64(dtype) -> None:
+    """Warn once per process: the tracer's corrector tolerance (1e-11) needs float64."""
+    global _warned_float32
+    if jnp.finfo(dtype).bits < 64 and not _warned_float32:
+        _warned_float32 = True
+        warnings.warn("qre_homotopy traces the QRE branch with a corrector tolerance of 1e-11, which needs "
+                      f"float64 payoffs; got {jnp.dtype(dtype).name}, so it will likely stop at MAX_STEPS. "
+                      "Enable float64 (jax.config.update('jax_enable_x64', True)) and pass float64 payoffs.",
+                      RuntimeWarning, stacklevel=3)
+
+
 @functools.partial(jax.jit, static_argnames=("num_players", "max_steps", "polish", "batch_ndim"))
 def _qre_homotopy(payoffs, lam_max, tol, *, num_players, max_steps, polish, batch_ndim):
     def single(payoffs):
         game = NormalFormGame(payoffs, num_players=num_players)
-        scale = payoff_scale(payoffs, num_players)
-        unit = NormalFormGame(payoffs / scale, num_players=num_players)
+        # The branch is traced on payoffs over the largest range (one lam for all players, as Gambit's
+        # logit tracer: the same equilibrium is selected); each player is certified on its own unit range.
+        unit = NormalFormGame(payoffs / payoff_scale(payoffs, num_players), num_players=num_players)
+        own_unit = NormalFormGame(unit_payoffs(payoffs, num_players), num_players=num_players)
         beta, _, steps, done = _trace(unit, lam_max, max_steps=max_steps)
         strategies = tuple(jnp.exp(b) for b in _split(beta, game.num_actions))
         strategies = tuple(s / jnp.sum(s) for s in strategies)
@@ -298,7 +319,7 @@ def _qre_homotopy(payoffs, lam_max, tol, *, num_players, max_steps, polish, batc
                 strategies = tuple(jnp.where(better, p, s) for p, s in zip(polished, strategies))
                 gap = jnp.where(better, polished_gap, gap)
         # NashConv is the certificate: a small one is a Nash equilibrium however it was reached.
-        status = final_status(gap, jnp.asarray(True), tol * scale)
+        status = final_status(jnp.max(regrets(own_unit, strategies)), jnp.asarray(True), tol)
         return Equilibrium(strategies=strategies, residual=gap, iterations=steps, status=status)
 
     return over_batch(single, batch_ndim)(payoffs)

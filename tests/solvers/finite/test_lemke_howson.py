@@ -103,6 +103,21 @@ def test_vmap_equals_loop_and_jit_equals_eager():
     assert np.all(np.asarray(batched.status) == Status.CONVERGED)
 
 
+def test_vmap_takes_the_batched_path_bit_for_bit():
+    """jax.vmap (nested, under jit, over the start label too) runs the batched work queue: same bits."""
+    games = random_game(jax.random.key(12), (6, 4), batch_shape=(4, 5))
+    batched = lemke_howson(games, init_label=3)
+    vmapped = jax.jit(jax.vmap(jax.vmap(lambda g: lemke_howson(g, init_label=3))))(games)
+    for a, b in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(vmapped)):
+        np.testing.assert_array_equal(a, b)
+    labels = jnp.arange(5, dtype=jnp.int32)
+    per_label = jax.vmap(lambda k: lemke_howson(games[0, 0], init_label=k))(labels)
+    for k in range(5):
+        single = lemke_howson(games[0, 0], init_label=k)
+        for s, t in zip(per_label.strategies, single.strategies):
+            np.testing.assert_allclose(s[k], t, atol=1e-14)
+
+
 def test_second_call_does_not_recompile():
     games = random_game(jax.random.key(1), (4, 4), batch_shape=(8,))
     lemke_howson(games)
@@ -135,8 +150,9 @@ def test_bad_input():
     three = random_game(jax.random.key(0), (2, 2, 2))
     with pytest.raises(ValueError, match="2-player"):
         lemke_howson(three)
-    with pytest.raises(ValueError, match="init_label"):
-        lemke_howson(kg.MATCHING_PENNIES, init_label=4)
+    for label in (4, -1, 1.0, True, "0", jnp.asarray(1.0)):
+        with pytest.raises(ValueError, match="init_label"):
+            lemke_howson(kg.MATCHING_PENNIES, init_label=label)
     with pytest.raises(ValueError, match="max_steps"):
         lemke_howson(kg.MATCHING_PENNIES, max_steps=0)
     nan_batch = NormalFormGame(jnp.full((3, 2, 2, 2), jnp.nan), num_players=2)

@@ -58,8 +58,9 @@ def test_degenerate_game_is_flagged():
 
 def test_too_few_rows_is_flagged():
     result = support_enumeration(kg.coordination(4), max_equilibria=5)
-    assert int(result.status) == Status.DEGENERATE
+    assert int(result.status) == Status.MAX_STEPS
     assert int(result.count) == 5
+    assert bool(result.stats["truncated"]) and int(result.stats["found"]) == 15
 
 
 def test_batch_equals_loop():
@@ -75,11 +76,22 @@ def test_batch_equals_loop():
         )
 
 
+def test_vmap_takes_the_batched_path_bit_for_bit():
+    games = random_game(jax.random.key(4), (4, 4), batch_shape=(6,))
+    batched = support_enumeration(games)
+    vmapped = jax.jit(jax.vmap(support_enumeration))(games)
+    for a, b in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(vmapped)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="lemke_howson"):
         support_enumeration(random_game(jax.random.key(0), (20, 20)))
     assert MAX_SUPPORT_PAIRS > 12870
     with pytest.raises(ValueError, match="2-player"):
         support_enumeration(random_game(jax.random.key(0), (2, 2, 2)))
-    with pytest.raises(ValueError, match="max_equilibria"):
-        support_enumeration(kg.MATCHING_PENNIES, max_equilibria=0)
+    for bad in (0, -3, 2.0, True):
+        with pytest.raises(ValueError, match="max_equilibria"):
+            support_enumeration(kg.MATCHING_PENNIES, max_equilibria=bad)
+    with pytest.raises(ValueError, match="tol"):
+        support_enumeration(kg.MATCHING_PENNIES, tol=0.0)

@@ -1,0 +1,274 @@
+"""Vertex enumeration: all extreme Nash equilibria of a two-player game, by reverse search over the
+vertices of both best-response polytopes.
+
+**Equilibria as vertex pairs.** With each player's payoffs mapped onto ``[1, 2]`` (a positive affine
+map: no equilibrium changes), the best-response polytopes are
+
+    P = {x in R^m : x >= 0, B^T x <= 1},     Q = {y in R^n : y >= 0, A y <= 1}.
+
+A point of ``P`` carries label ``i`` when ``x_i = 0`` and label ``m + j`` when ``(B^T x)_j = 1``; a
+point of ``Q`` carries ``i`` when ``(A y)_i = 1`` and ``m + j`` when ``y_j = 0``. The extreme
+equilibria are exactly the completely labelled vertex pairs ``(x, y) != (0, 0)`` (every label of
+``0..m+n-1`` on ``x`` or on ``y``), normalized to sum 1 (von Stengel 2002, Theorem 3.4 and section
+3.5; Avis, Rosenberg, Savani and von Stengel 2010). In a nondegenerate game these are all its
+equilibria; in a degenerate one every equilibrium component is the convex hull of such pairs, which
+is what Gambit's ``enummixed`` reports too.
+
+**Reverse search.** The vertices of each polytope are listed by Avis and Fukuda's reverse search
+(1992): the simplex method minimizing ``sum(z)`` from any basis, with Bland's rule for the entering
+variable and the lexicographic minimum-ratio test for the leaving one (so degenerate vertices never
+make it cycle: Avis 2000, lrs), defines a tree on the lexicographically feasible bases rooted at the
+origin (the unique optimum). The tree is walked depth first *backwards*: at a basis, each cobasic
+variable ``v`` in increasing order is pivoted in; the result is a child when the simplex step from it
+is exactly the pivot back. No stack is kept: returning to the parent is one simplex step, and the
+walk continues after the variable that just left. Every lexicographically feasible basis is visited
+once; a degenerate vertex (several bases) is stored once. The walk is one ``jax.lax.while_loop``
+(jittable and vmappable) with storage sized by McMullen's upper bound theorem.
+
+**Tolerances.** Pivots and ties use :func:`solvers._core._pivoting.tolerances` on the ``[1, 2]``
+payoffs; labels are read with ``tol`` (unit-free); every returned pair is checked independently
+(each player's regret at most ``tol`` times its own payoff range).
+
+References: D. Avis and K. Fukuda (1992), "A pivoting algorithm for convex hulls and vertex
+enumeration of arrangements and polyhedra", Discrete & Computational Geometry 8; D. Avis (2000),
+"lrs: a revised implementation of the reverse search vertex enumeration algorithm", in *Polytopes:
+Combinatorics and Computation*; B. von Stengel (2002), "Computing equilibria for two-person games",
+Handbook of Game Theory vol. 3, ch. 45; D. Avis, G. D. Rosenberg, R. Savani and B. von Stengel
+(2010), "Enumeration of Nash equilibria for two-player games", Economic Theory 42.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from games import NormalFormGame
+
+from .._core._batching import over_batch
+from .._core._pivoting import exchange, lex_min_ratio_dictionary, tolerances, unit_range_plus_one
+from .._core._result import EquilibriumSet, Status
+from .._core._validation import check_count, check_game, check_tol
+from ._support_enumeration import _max_vertices, max_nondegenerate_equilibria
+
+__all__ = ["vertex_enumeration"]
+
+
+class _Walk(NamedTuple):
+    """The reverse-search walk over the bases of ``{z >= 0 : M z <= 1}``."""
+
+    D: jax.Array  # dictionary: nonbasic columns, then the right-hand side; (r, c + 1)
+    basis: jax.Array  # labels of the basic variables (z_k is label k, slack s_i is label c + i)
+    nonbasic: jax.Array
+    next_label: jax.Array  # try cobasic variables with labels >= this one
+    depth: jax.Array
+    vertices: jax.Array  # (K, c) distinct vertices found (the origin first)
+    count: jax.Array
+    overflow: jax.Array
+    steps: jax.Array
+
+
+def _reduced_costs(D, basis, nonbasic, c):
+    """Reduced costs of the nonbasic variables for ``min sum(z)``: ``cost_N - cost_B^T D_N``."""
+    cost_basic = (basis < c).astype(D.dtype)
+    cost_nonbasic = (nonbasic < c).astype(D.dtype)
+    return cost_nonbasic - cost_basic @ D[:, :-1]
+
+
+def _simplex_step(D, basis, nonbasic, c, lex):
+    """Bland's entering variable (the improving one of least label) and the lex-min-ratio row.
+
+    Returns ``(row, col, found)``; ``found`` is False at the optimum (the origin, the root)."""
+    pivot_tol, _ = tolerances(D.dtype)
+    improving = _reduced_costs(D, basis, nonbasic, c) < -pivot_tol
+    big = jnp.iinfo(jnp.int32).max
+    col = jnp.argmin(jnp.where(improving, nonbasic, big))
+    row, bounded = lex_min_ratio_dictionary(D, col, basis, nonbasic, lex)
+    return row, col, jnp.any(improving) & bounded
+
+
+def _pivot(D, basis, nonbasic, row, col):
+    leaving = basis[row]
+    return exchange(D, row, col), basis.at[row].set(nonbasic[col]), nonbasic.at[col].set(leaving)
+
+
+def _point(D, basis, c):
+    """The basic solution's ``z``."""
+    return jnp.zeros(c, D.dtype).at[jnp.where(basis < c, basis, c)].set(D[:, -1], mode="drop")
+
+
+def _vertices(M, *, capacity, max_steps):
+    """All vertices of ``{z >= 0 : M z <= 1}`` (``M`` positive, shape ``(r, c)``): ``(vertices, count,
+    overflow, steps)``, the origin first; ``overflow`` when more than ``capacity`` or ``max_steps`` ran out."""
+    r, c = M.shape
+    dtype = M.dtype
+    lex = jnp.arange(c, c + r, dtype=jnp.int32)  # the slacks' columns hold B^{-1}
+    D = jnp.concatenate([M, jnp.ones((r, 1), dtype)], axis=1)
+    zero = jnp.asarray(0, jnp.int32)
+    walk = _Walk(D, lex, jnp.arange(c, dtype=jnp.int32), zero, zero, jnp.zeros((capacity, c), dtype),
+                 jnp.asarray(1, jnp.int32), jnp.asarray(False), zero)
+    same_tol = 1e3 * tolerances(dtype)[0]
+
+    def unfinished(w):
+        return (w.depth > 0) | jnp.any(w.nonbasic >= w.next_label)
+
+    def running(w):
+        return unfinished(w) & (w.steps < max_steps)
+
+    def body(w):
+        candidates = w.nonbasic >= w.next_label
+        col = jnp.argmin(jnp.where(candidates, w.nonbasic, jnp.iinfo(jnp.int32).max))
+        # Down: pivot the least untried cobasic variable in; a child if the simplex step leads back.
+        row, bounded = lex_min_ratio_dictionary(w.D, col, w.basis, w.nonbasic, lex)
+        D2, basis2, nonbasic2 = _pivot(w.D, w.basis, w.nonbasic, row, col)
+        back_row, back_col, has_step = _simplex_step(D2, basis2, nonbasic2, c, lex)
+        child = jnp.any(candidates) & bounded & has_step & (back_row == row) & (back_col == col)
+        # Up (no candidate left): one simplex step to the parent; continue after the variable that left.
+        up_row, up_col, _ = _simplex_step(w.D, w.basis, w.nonbasic, c, lex)
+        D3, basis3, nonbasic3 = _pivot(w.D, w.basis, w.nonbasic, up_row, up_col)
+        up = ~jnp.any(candidates)
+
+        def pick(down, stay, parent):
+            return jnp.where(child, down, jnp.where(up, parent, stay))
+
+        D_new = pick(D2, w.D, D3)
+        basis_new = pick(basis2, w.basis, basis3)
+        nonbasic_new = pick(nonbasic2, w.nonbasic, nonbasic3)
+        next_label = jnp.where(child, 0, jnp.where(up, w.basis[up_row] + 1, w.nonbasic[col] + 1))
+        depth = w.depth + child.astype(jnp.int32) - up.astype(jnp.int32)
+        # A new basis: store its vertex unless a degenerate sibling basis stored it already.
+        z = _point(D2, basis2, c)
+        stored = jnp.arange(capacity, dtype=jnp.int32) < w.count
+        seen = jnp.any(stored & jnp.all(jnp.abs(w.vertices - z[None, :]) <= same_tol, axis=1))
+        new = child & ~seen
+        vertices = w.vertices.at[jnp.where(new, w.count, capacity)].set(z, mode="drop")
+        overflow = w.overflow | (new & (w.count >= capacity))
+        return _Walk(D_new, basis_new, nonbasic_new, next_label.astype(jnp.int32), depth, vertices,
+                     w.count + new.astype(jnp.int32), overflow, w.steps + 1)
+
+    w = jax.lax.while_loop(running, body, walk)
+    return w.vertices, jnp.minimum(w.count, capacity), w.overflow | unfinished(w), w.steps
+
+
+def _enumerate(payoffs, tol, *, rows, max_steps):
+    A, B = payoffs[0], payoffs[1]
+    m, n = A.shape
+    dtype = A.dtype
+    A1, B1 = unit_range_plus_one(A)[0], unit_range_plus_one(B)[0]
+    KP, KQ = _max_vertices(m, m + n), _max_vertices(n, m + n)
+    xs, count_p, overflow_p, steps_p = _vertices(B1.T, capacity=KP, max_steps=max_steps)
+    ys, count_q, overflow_q, steps_q = _vertices(A1, capacity=KQ, max_steps=max_steps)
+    valid_p = (jnp.arange(KP, dtype=jnp.int32) < count_p) & (jnp.sum(xs, 1) > 0)  # the origin pairs with the origin only
+    valid_q = (jnp.arange(KQ, dtype=jnp.int32) < count_q) & (jnp.sum(ys, 1) > 0)
+    # Labels, read on the [1, 2] payoffs (unit-free): x_i = 0 or (B^T x)_j = 1; (A y)_i = 1 or y_j = 0.
+    x_zero, x_tight = xs <= tol, xs @ B1 >= 1.0 - tol
+    y_tight, y_zero = ys @ A1.T >= 1.0 - tol, ys <= tol
+    labelled = (jnp.all(x_zero[:, None, :] | y_tight[None, :, :], axis=2)
+                & jnp.all(x_tight[:, None, :] | y_zero[None, :, :], axis=2)
+                & valid_p[:, None] & valid_q[None, :])
+    degenerate = (jnp.any(valid_p & (jnp.sum(x_zero, 1) + jnp.sum(x_tight, 1) > m))
+                  | jnp.any(valid_q & (jnp.sum(y_tight, 1) + jnp.sum(y_zero, 1) > n)))
+    found = jnp.sum(labelled.astype(jnp.int32), dtype=jnp.int32)
+    (flat,) = jnp.nonzero(labelled.reshape(-1), size=rows, fill_value=0)
+    kept = jnp.arange(rows, dtype=jnp.int32) < found
+    x, y = xs[flat // KQ], ys[flat % KQ]
+    x = x / jnp.where(kept, jnp.sum(x, 1), 1.0)[:, None]
+    y = y / jnp.where(kept, jnp.sum(y, 1), 1.0)[:, None]
+
+    # Independent check of every row, each player against its own payoff range.
+    values_row, values_col = y @ A.T, x @ B
+    regret_row = jnp.max(values_row, 1) - jnp.sum(values_row * x, 1)
+    regret_col = jnp.max(values_col, 1) - jnp.sum(values_col * y, 1)
+    spread_a, spread_b = jnp.ptp(A), jnp.ptp(B)
+    slop = tol + 16 * max(m, n) * jnp.finfo(dtype).eps
+    certified = ((regret_row <= slop * jnp.where(spread_a > 0, spread_a, 1.0))
+                 & (regret_col <= slop * jnp.where(spread_b > 0, spread_b, 1.0)))
+    good = kept & certified
+    order = jnp.argsort(~good, stable=True)
+    mask = good[order]
+    x = jnp.where(mask[:, None], x[order], 0.0)
+    y = jnp.where(mask[:, None], y[order], 0.0)
+    nash_conv = jnp.where(mask, (regret_row + regret_col)[order], 0.0)
+    rejected = jnp.sum((kept & ~certified).astype(jnp.int32), dtype=jnp.int32)
+    truncated = overflow_p | overflow_q | (found > rows)
+    status = jnp.where(truncated, Status.MAX_STEPS, Status.CONVERGED)
+    status = jnp.where(rejected > 0, Status.DEGENERATE, status)
+    status = jnp.where(jnp.all(jnp.isfinite(payoffs)), status, Status.NONFINITE)
+    stats = dict(degenerate=degenerate, found=found, truncated=truncated, rejected=rejected,
+                 vertices=jnp.stack([count_p, count_q]))
+    return EquilibriumSet(strategies=(x, y), mask=mask, count=jnp.sum(mask.astype(jnp.int32), dtype=jnp.int32),
+                          residual=nash_conv, iterations=steps_p + steps_q, status=status, stats=stats)
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "max_steps", "batch_ndim"))
+def _vertex_enumeration(payoffs, tol, *, rows, max_steps, batch_ndim):
+    tol = jnp.asarray(tol, payoffs.dtype)
+    return over_batch(lambda p: _enumerate(p, tol, rows=rows, max_steps=max_steps), batch_ndim)(payoffs)
+
+
+def vertex_enumeration(
+    game: NormalFormGame,
+    *,
+    max_equilibria: int | None = None,
+    max_steps: int | None = None,
+    tol: float | None = None,
+) -> EquilibriumSet:
+    """All extreme Nash equilibria of a two-player game, by reverse search over the vertices of the
+    best-response polytopes (Avis and Fukuda 1992; lexicographic pivoting as in lrs).
+
+    Each completely labelled pair of vertices ``(x, y)`` of ``P = {x >= 0 : B^T x <= 1}`` and
+    ``Q = {y >= 0 : A y <= 1}`` (payoffs mapped onto ``[1, 2]``), other than the origin, is an
+    equilibrium ``(x / sum x, y / sum y)``. In a nondegenerate game these are all the equilibria (the
+    same set as :func:`support_enumeration`); in a degenerate game they are the extreme equilibria, from
+    which every equilibrium component is a convex hull (as Gambit's ``enummixed``).
+
+    Args:
+      game: a two-player :class:`~games.NormalFormGame`, possibly batched (``jax.vmap`` works too).
+      max_equilibria: rows of the padded output (static). Default: the upper-bound-theorem bound of
+        :func:`support_enumeration` (enough for any nondegenerate game), grown to the next power of two
+        above the count found when a degenerate game has more extreme equilibria (eager calls; under
+        ``jit`` such a game reports ``MAX_STEPS`` with the count in ``stats["found"]``).
+      max_steps: the most steps of each polytope's walk (static; default ``64 * (m + n)`` times the
+        larger upper-bound-theorem vertex count).
+      tol: label tolerance on the ``[1, 2]`` payoffs and the certification tolerance (each player's regret
+        relative to its own payoff range); default 1e-9 in float64, 1e-4 in float32.
+
+    Returns:
+      An :class:`~solvers.EquilibriumSet`; ``stats``: ``degenerate`` (a vertex carries more labels than
+      its dimension), ``found``, ``truncated``, ``rejected`` (rows failing the independent check) and
+      ``vertices`` (the vertex counts of ``P`` and ``Q``, origin included). Status ``CONVERGED``: every
+      vertex was visited and every pair checked; ``MAX_STEPS``: storage or steps ran out (the rows are
+      still equilibria); ``DEGENERATE``: a pair failed the check (labels within ``tol`` of a tie).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from games import bimatrix
+      >>> sexes = bimatrix(jnp.array([[3., 0.], [0., 2.]]), jnp.array([[2., 0.], [0., 3.]]))
+      >>> result = vertex_enumeration(sexes)
+      >>> int(result.count), str(Status(int(result.status)))
+      (3, 'CONVERGED')
+
+    Reference: Avis and Fukuda (1992); Avis (2000); von Stengel (2002), section 3.5; Avis, Rosenberg,
+    Savani and von Stengel (2010).
+    """
+    check_game(game, num_players=2)
+    m, n = game.num_actions
+    rows = max_nondegenerate_equilibria(m, n) if max_equilibria is None else check_count(max_equilibria,
+                                                                                         "max_equilibria")
+    if max_steps is None:
+        max_steps = 64 * (m + n) * max(_max_vertices(m, m + n), _max_vertices(n, m + n))
+    max_steps = check_count(max_steps, "max_steps")
+    tol = check_tol(tol, game.payoffs.dtype)
+    solve = functools.partial(_vertex_enumeration, game.payoffs, tol, max_steps=max_steps,
+                              batch_ndim=len(game.batch_shape))
+    result = solve(rows=rows)
+    if max_equilibria is None and not isinstance(game.payoffs, jax.core.Tracer):
+        # A degenerate game may have more extreme equilibria than any nondegenerate one: grow the output
+        # to the count found (outside jit; under jit the status says MAX_STEPS and stats["found"] how many).
+        found = int(np.max(np.asarray(result.stats["found"]), initial=0))
+        if found > rows:
+            result = solve(rows=1 << (found - 1).bit_length())
+    return result
