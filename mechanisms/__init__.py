@@ -5,8 +5,9 @@ They know nothing of games or solvers. So far: single-unit double auctions
 reward sharing (proportional, exact and Monte Carlo Shapley, Clarke pivot), reputation (beta with forgetting, EWMA reliability,
 EigenTrust, penalties, price tiers), pricing and billing (flat, time of use,
 real time, daily and hourly proportional billing, a learnable monotone price,
-DC-OPF locational marginal prices), staking and slashing, and a hash-chained
-SQLite settlement ledger. Their properties are checked by ``analysis``.
+DC-OPF locational marginal prices), staking and slashing, a hash-chained
+SQLite settlement ledger, and learned rules (RochetNet, RegretNet, a learned double
+auction; :mod:`mechanisms.learned`). Their properties are checked by ``analysis``.
 """
 
 from ._double_auction import (
@@ -18,6 +19,7 @@ from ._double_auction import (
     vcg_double_auction,
 )
 from ._multi_unit_auction import MultiUnitClearing, efficient_multi_unit_trades, huang_double_auction
+from .learned import ClearingRule, LearnedDoubleAuction, RegretNet, RochetNet
 from ._ledger import GENESIS_HASH, LedgerReport, SettlementLedger
 from ._pricing import (
     DCOPFResult,
@@ -102,4 +104,8 @@ __all__ = [
     "SettlementLedger",
     "LedgerReport",
     "GENESIS_HASH",
+    "RochetNet",
+    "RegretNet",
+    "LearnedDoubleAuction",
+    "ClearingRule",
 ]

@@ -19,10 +19,14 @@ complementarity Newton method of ``solve_gne``: ``lower_bounds()``, optionally
 ``upper_bounds()`` and equalities ``equality_values(x)``, ``equality_adjoint(lam)``,
 ``equality_target()``.
 
+Learned auctions: ``train_auction`` (RochetNet, RegretNet, the learned double
+auction of ``mechanisms``) by an augmented Lagrangian on regret.
+
 Each returns a result pytree carrying the profile, its NashConv, iterations and
 a :class:`Status`; all are jittable and vmappable over a batch of games.
 """
 
+from .design import AuctionTrainingHistory, train_auction
 from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
 from ._gne import GNE_METHODS, GeneralizedEquilibrium, solve_gne
 from ._lemke_howson import lemke_howson
@@ -55,4 +59,6 @@ __all__ = [
     "natural_map_residual",
     "solve_gne",
     "GeneralizedEquilibrium",
+    "train_auction",
+    "AuctionTrainingHistory",
 ]

@@ -1,0 +1,26 @@
+"""Learned rules: parametric mechanisms trained by :func:`solvers.train_auction`.
+
+The learned-rule protocol (shared by every rule here, and by any rule a user writes):
+
+- ``rule.init(key) -> params``: a pytree of parameters.
+- ``rule(params, bids) -> (allocation, payments)``: the deployed rule, a pure function; bids
+  ``(batch, bidders, items)``, allocation ``(batch, bidders, items)``, payments ``(batch, bidders)``.
+  Bidder ``i`` with values ``v_i`` gets ``sum_j allocation_ij v_ij - payment_i``.
+- ``rule.relaxed(params, bids)``: the differentiable version used in training (the same function
+  unless the rule is discrete at test time, as RochetNet's argmax is).
+- ``rule.objective(values, allocation, payments) -> (batch,)``: what the designer maximizes.
+- ``rule.num_bidders``, ``rule.num_items``, ``rule.exactly_truthful`` (no regret constraint needed)
+  and ``rule.training_defaults()`` (the keyword defaults of ``train_auction`` for this rule).
+
+Rules: :class:`RochetNet` (one bidder, a menu of lotteries; exactly truthful), :class:`RegretNet`
+(several additive bidders; feasible and individually rational by construction), and
+:class:`LearnedDoubleAuction` (buyers and sellers of one unit each; individually rational and weakly
+budget balanced by construction). :class:`ClearingRule` puts a classical double auction
+(``mcafee_double_auction``, ...) in the same protocol, so every rule is measured by the same attack.
+"""
+
+from ._learned_double_auction import ClearingRule, LearnedDoubleAuction
+from ._regretnet import RegretNet
+from ._rochetnet import RochetNet
+
+__all__ = ["RochetNet", "RegretNet", "LearnedDoubleAuction", "ClearingRule"]
