@@ -70,14 +70,23 @@ def auction_revenue(rule, params, values):
       ()
     """
     values = _values("auction_revenue", rule, values)
-    _, payments = rule(params, values)
-    return jnp.mean(jnp.sum(payments, axis=-1))
+    return _revenue(rule, params, values)
+
+
+@functools.partial(jax.jit, static_argnames="rule")
+def _revenue(rule, params, values):
+    return jnp.mean(jnp.sum(rule(params, values)[1], axis=-1))
+
+
+@functools.partial(jax.jit, static_argnames="rule")
+def _ir_losses(rule, params, values):
+    return jnp.maximum(-utilities(rule, params, values), 0.0)
 
 
 def auction_ir_violation(rule, params, values):
     """``(profiles, bidders)``: each truthful bidder's loss from taking part, ``max(0, -u_i(v; v))`` (0: IR)."""
     values = _values("ir_violation", rule, values)
-    return jnp.maximum(-utilities(rule, params, values), 0.0)
+    return _ir_losses(rule, params, values)
 
 
 def ir_violation(*args, **kwargs):

@@ -28,6 +28,7 @@ J. Nocedal and S. Wright (2006), *Numerical Optimization*, ch. 17.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import jax
@@ -46,6 +47,7 @@ TRAINING_DEFAULTS = {
     "steps": 20_000,
     "batch_size": 128,
     "learning_rate": 1e-3,
+    "learning_rate_decay": 1.0,
     "misreport_steps": 25,
     "misreport_learning_rate": 0.1,
     "misreport_starts": 1,
@@ -135,8 +137,8 @@ def regret_loss_terms(rule_fn, params, values, misreports):
 
 
 def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, optimizer=None, learning_rate=None,
-                  misreport_steps=None, misreport_learning_rate=None, misreport_starts=None, penalty=None,
-                  penalty_increment=None, penalty_every=None, multiplier_init=None, multiplier_every=None,
+                  learning_rate_decay=None, misreport_steps=None, misreport_learning_rate=None, misreport_starts=None,
+                  penalty=None, penalty_increment=None, penalty_every=None, multiplier_init=None, multiplier_every=None,
                   support=None, params=None, dtype=jnp.float32, regret_tolerance=1e-3, log_every=None,
                   checkpoint=None, checkpoint_every=None, progress=True):
     """Train a learned rule to maximize its objective subject to zero regret (augmented Lagrangian).
@@ -148,10 +150,10 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
         (``jax.random``), called once per step inside the compiled loop.
       key: a ``jax.random`` key; the whole run is a function of it.
       steps: optimizer steps (default: the rule's, which reaches the published optima; see the
-        README's table). Not part of the checkpoint's identity: resume with a larger ``steps`` to
-        train further, the result equals a run with that budget from the start.
+        README's table). Part of the run's identity (the learning rate decays over it).
       batch_size: profiles per step.
-      optimizer: an ``optax.GradientTransformation`` (default ``optax.adam(learning_rate)``).
+      optimizer: an ``optax.GradientTransformation`` (default: Adam at ``learning_rate``, decayed along
+        a cosine to ``learning_rate * learning_rate_decay`` at the last step; ``1.0``: constant).
       misreport_steps, misreport_learning_rate, misreport_starts: the inner attack: Adam steps (step
         size a fraction of the support's width) from the best of that many uniform random reports.
       penalty, penalty_increment, penalty_every: ``rho`` and its schedule.
@@ -184,6 +186,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     if hasattr(rule, "training_defaults"):
         settings.update(rule.training_defaults())
     given = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
+             "learning_rate_decay": learning_rate_decay,
              "misreport_steps": misreport_steps, "misreport_learning_rate": misreport_learning_rate,
              "misreport_starts": misreport_starts, "penalty": penalty, "penalty_increment": penalty_increment,
              "penalty_every": penalty_every, "multiplier_init": multiplier_init,
@@ -192,7 +195,8 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     for name in ("steps", "batch_size", "misreport_starts", "penalty_every", "multiplier_every", "log_every"):
         _check_positive_int(name, settings[name])
     _check_positive_int("misreport_steps", settings["misreport_steps"], allow_zero=True)
-    for name in ("learning_rate", "misreport_learning_rate", "penalty", "penalty_increment", "multiplier_init"):
+    for name in ("learning_rate", "learning_rate_decay", "misreport_learning_rate", "penalty", "penalty_increment",
+                 "multiplier_init"):
         _check_nonnegative(name, settings[name])
     _check_nonnegative("regret_tolerance", regret_tolerance)
     every = settings["log_every"] if checkpoint_every is None else checkpoint_every
@@ -218,16 +222,20 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
         params = rule.init(key_init)
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), params)
     truthful = bool(getattr(rule, "exactly_truthful", False))
-    relaxed = getattr(rule, "relaxed", rule)
-    tx = optimizer if optimizer is not None else optax.adam(settings["learning_rate"])
-
-    step_fn = _make_chunk(rule, relaxed, sample_values, tx, truthful, lower, upper, dtype, settings)
+    tx, program = _chunk_program(rule, sample_values, optimizer if optimizer is not None
+                                 else ("adam", float(settings["learning_rate"]), float(settings["learning_rate_decay"]),
+                                       0 if settings["learning_rate_decay"] == 1 else int(settings["steps"])),
+                                 truthful, jnp.dtype(dtype),
+                                 settings["batch_size"], settings["misreport_starts"], settings["misreport_steps"])
+    schedule = {name: jnp.asarray(settings[name], dtype) for name in
+                ("penalty", "penalty_increment", "misreport_learning_rate")}
+    schedule.update({name: jnp.asarray(settings[name]) for name in ("penalty_every", "multiplier_every")})
 
     config = {"rule": repr(rule), "sample_values": getattr(sample_values, "__qualname__", repr(sample_values)),
               "key": fingerprint(key), "params": fingerprint(params), "dtype": jnp.dtype(dtype).name,
               "optimizer": "adam" if optimizer is None else repr(optimizer),
               "support": [np.asarray(lower).tolist(), np.asarray(upper).tolist()],
-              **{k: v for k, v in settings.items() if k != "steps"}}
+              **settings}
     ckpt = Checkpointer(checkpoint, config=config, every=every)
     state = {"params": params, "opt_state": tx.init(params),
              "multipliers": jnp.full((n,), settings["multiplier_init"], dtype)}
@@ -250,7 +258,8 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
         while step < total:
             length = min(chunk, total - step)
             tic = time.perf_counter()
-            new_state, (objective, regret) = step_fn(state, key, jnp.asarray(step), length)
+            new_state, (objective, regret) = program(state, key, jnp.asarray(step), lower, upper, schedule,
+                                                     length=length)
             objective, regret = np.asarray(objective), np.asarray(regret)
             finite = np.isfinite(objective).all() and np.isfinite(regret).all() and all(
                 bool(jnp.isfinite(x).all()) for x in jax.tree_util.tree_leaves(new_state["params"]))
@@ -283,13 +292,22 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     return state["params"], history
 
 
-def _make_chunk(rule, relaxed, sample_values, tx, truthful, lower, upper, dtype, settings):
-    """A jitted ``(state, key, first_step, length) -> (state, (objectives, regrets))`` of ``length`` steps."""
-    batch = settings["batch_size"]
-    starts = settings["misreport_starts"]
+@functools.lru_cache(maxsize=16)
+def _chunk_program(rule, sample_values, optimizer, truthful, dtype, batch, starts, misreport_steps):
+    """A jitted ``(state, key, first_step, lower, upper, schedule, length) -> (state, (objectives, regrets))``.
+
+    Cached on what shapes the program (the rule, the sampler, the optimizer, sizes), so runs that differ
+    only in the penalty schedule, the misreport step or the support reuse one compilation.
+    """
+    if isinstance(optimizer, optax.GradientTransformation):
+        tx = optimizer
+    else:
+        _, rate, decay, steps = optimizer
+        tx = optax.adam(rate if decay == 1.0 else optax.cosine_decay_schedule(rate, steps, alpha=decay))
+    relaxed = getattr(rule, "relaxed", rule)
     n, m = rule.num_bidders, rule.num_items
 
-    def one_step(key, state, step):
+    def one_step(key, lower, upper, schedule, state, step):
         params = state["params"]
         k_values, k_reports = jax.random.split(jax.random.fold_in(key, step))
         values = jnp.asarray(sample_values(k_values, batch), dtype)
@@ -298,8 +316,7 @@ def _make_chunk(rule, relaxed, sample_values, tx, truthful, lower, upper, dtype,
                 objective = jnp.mean(rule.objective(values, *relaxed(p, values)))
                 return -objective, (objective, jnp.zeros((n,), dtype))
         else:
-            rho = settings["penalty"] + settings["penalty_increment"] * (step // settings["penalty_every"])
-            rho = jnp.asarray(rho, dtype)
+            rho = schedule["penalty"] + schedule["penalty_increment"] * (step // schedule["penalty_every"])
             candidates = lower + (upper - lower) * jax.random.uniform(k_reports, (starts, batch, n, m), dtype)
             if starts > 1:
                 scores = jax.vmap(lambda r: misreport_utilities(relaxed, params, values, r))(candidates)
@@ -307,8 +324,8 @@ def _make_chunk(rule, relaxed, sample_values, tx, truthful, lower, upper, dtype,
                 begin = jnp.take_along_axis(candidates, pick[None, ..., None], axis=0)[0]
             else:
                 begin = candidates[0]
-            misreports, _ = ascend_misreports(relaxed, params, values, begin, steps=settings["misreport_steps"],
-                                              learning_rate=settings["misreport_learning_rate"], lower=lower,
+            misreports, _ = ascend_misreports(relaxed, params, values, begin, steps=misreport_steps,
+                                              learning_rate=schedule["misreport_learning_rate"], lower=lower,
                                               upper=upper)
             misreports = jax.lax.stop_gradient(misreports)
 
@@ -324,12 +341,13 @@ def _make_chunk(rule, relaxed, sample_values, tx, truthful, lower, upper, dtype,
         params = optax.apply_updates(params, updates)
         multipliers = state["multipliers"]
         if not truthful:
-            due = (step + 1) % settings["multiplier_every"] == 0
+            due = (step + 1) % schedule["multiplier_every"] == 0
             multipliers = jnp.where(due, multipliers + rho * regret, multipliers)
         return {"params": params, "opt_state": opt_state, "multipliers": multipliers}, (objective, jnp.mean(regret))
 
-    def chunk(state, key, first, *, length):
-        return jax.lax.scan(lambda state, step: one_step(key, state, step), state, first + jnp.arange(length))
+    @functools.partial(jax.jit, static_argnames=("length",))
+    def chunk(state, key, first, lower, upper, schedule, *, length):
+        return jax.lax.scan(lambda state, step: one_step(key, lower, upper, schedule, state, step), state,
+                            first + jnp.arange(length))
 
-    compiled = jax.jit(chunk, static_argnames=("length",))
-    return lambda state, key, first, length: compiled(state, key, first, length=length)
+    return tx, chunk
