@@ -263,14 +263,17 @@ def rochetnet_section(quick):
     ]
 
 
-def regretnet_section(quick):
-    rows = []
-    for setting in regretnet_settings():
-        r = train_and_measure(setting, steps=_steps(setting.rule, quick))
-        rows.append(f"| {setting.name} | {r['revenue']:.4f} ± {r['revenue_se']:.4f} | {r['regret']:.1e} "
-                    f"(max {r['regret_max']:.1e}) | {r['training_regret']:.1e} | {r['ir']:.0e} | {r['steps']:,} | "
-                    f"{r['seconds']:.0f} s ({r['cpu_seconds']:.0f} CPU s) | {r['status']} | {setting.reference} | "
-                    f"{setting.target} |")
+def regretnet_row(setting, quick=False):
+    """One table row: train ``setting`` with the defaults and measure it."""
+    r = train_and_measure(setting, steps=_steps(setting.rule, quick))
+    return (f"| {setting.name} | {r['revenue']:.4f} ± {r['revenue_se']:.4f} | {r['regret']:.1e} "
+            f"(max {r['regret_max']:.1e}) | {r['training_regret']:.1e} | {r['ir']:.0e} | {r['steps']:,} | "
+            f"{r['seconds']:.0f} s ({r['cpu_seconds']:.0f} CPU s) | {r['status']} | {setting.reference} | "
+            f"{setting.target} |")
+
+
+def regretnet_section(quick, rows=None):
+    rows = rows if rows is not None else [regretnet_row(setting, quick) for setting in regretnet_settings()]
     return [
         "## Learned auctions: RegretNet (additive bidders, values uniform on [0, 1])" + (" (quick)" if quick else ""),
         "",

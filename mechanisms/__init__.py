@@ -19,7 +19,7 @@ from ._double_auction import (
     vcg_double_auction,
 )
 from ._multi_unit_auction import MultiUnitClearing, efficient_multi_unit_trades, huang_double_auction
-from .learned import ClearingRule, LearnedDoubleAuction, RegretNet, RochetNet
+from .learned import ClearingRule, DoubleAuctionNet, LearnedDoubleAuction, RegretNet, RochetNet
 from ._ledger import GENESIS_HASH, LedgerReport, SettlementLedger
 from ._pricing import (
     DCOPFResult,
@@ -108,4 +108,5 @@ __all__ = [
     "RegretNet",
     "LearnedDoubleAuction",
     "ClearingRule",
+    "DoubleAuctionNet",
 ]

@@ -14,13 +14,16 @@ The learned-rule protocol (shared by every rule here, and by any rule a user wri
 
 Rules: :class:`RochetNet` (one bidder, a menu of lotteries; exactly truthful), :class:`RegretNet`
 (several additive bidders; feasible and individually rational by construction), and
-:class:`LearnedDoubleAuction` (buyers and sellers of one unit each; individually rational and weakly
-budget balanced by construction). :class:`ClearingRule` puts a classical double auction
+:class:`LearnedDoubleAuction` (buyers and sellers of one unit each: McAfee's trade reduction with a
+learned reference price; truthful, individually rational and weakly budget balanced by construction),
+and :class:`DoubleAuctionNet` (a generic network for the same market, individually rational and
+weakly budget balanced by construction, trained against regret). :class:`ClearingRule` puts a classical double auction
 (``mcafee_double_auction``, ...) in the same protocol, so every rule is measured by the same attack.
 """
 
+from ._double_auction_net import DoubleAuctionNet
 from ._learned_double_auction import ClearingRule, LearnedDoubleAuction
 from ._regretnet import RegretNet
 from ._rochetnet import RochetNet
 
-__all__ = ["RochetNet", "RegretNet", "LearnedDoubleAuction", "ClearingRule"]
+__all__ = ["RochetNet", "RegretNet", "LearnedDoubleAuction", "DoubleAuctionNet", "ClearingRule"]

@@ -8,6 +8,7 @@ against finite differences.
 """
 
 import dataclasses
+import os
 
 import jax
 import jax.flatten_util
@@ -17,16 +18,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis import auction_regret, ic_regret
 from mechanisms import (
+    Clearing,
     ClearingRule,
+    DoubleAuctionNet,
     LearnedDoubleAuction,
     RegretNet,
     RochetNet,
+    efficient_trades,
     mcafee_double_auction,
     vcg_double_auction,
 )
 
 seeds = st.integers(0, 2**31 - 1)
+EXAMPLES = 5 if os.environ.get("NASHGRID_PROFILE", "ci") == "ci" else 100  # one compiled program each
 
 
 def uniform(seed, shape, scale=1.0):
@@ -49,7 +55,7 @@ def jitted(rule, method="__call__"):
 
 @pytest.mark.parametrize("valuation", ["additive", "unit_demand"])
 @given(seed=seeds)
-@settings(max_examples=8)
+@settings(max_examples=EXAMPLES)
 def test_rochetnet_picks_the_best_option_on_its_menu(valuation, seed):
     rule = MENUS[valuation]
     params = jitted(rule, "init")(jax.random.key(seed))
@@ -102,7 +108,7 @@ REGRETNET = RegretNet(3, 2, hidden=(16, 16))
 
 
 @given(seed=seeds, scale=st.sampled_from([1.0, 10.0]))
-@settings(max_examples=8)
+@settings(max_examples=EXAMPLES)
 def test_regretnet_is_feasible_and_individually_rational(seed, scale):
     rule = REGRETNET
     params = jitted(rule, "init")(jax.random.key(seed))
@@ -154,12 +160,12 @@ def double_auction_checks(rule, params, bids):
     return utility.min(), surplus.min(), np.abs(bought - sold).max(), allocation
 
 
-DOUBLE_AUCTION = LearnedDoubleAuction(4, 3, hidden=(16,))
+DOUBLE_AUCTION = DoubleAuctionNet(4, 3, hidden=(16,))
 
 
 @given(seed=seeds, scale=st.sampled_from([1.0, 100.0]))
-@settings(max_examples=8)
-def test_learned_double_auction_is_ir_budget_balanced_and_feasible(seed, scale):
+@settings(max_examples=EXAMPLES)
+def test_double_auction_net_is_ir_budget_balanced_and_feasible(seed, scale):
     rule = DOUBLE_AUCTION
     params = jax.tree_util.tree_map(lambda x: 3 * x, jitted(rule, "init")(jax.random.key(seed)))  # wild prices too
     params["skip"] = jax.random.normal(jax.random.key(seed + 2), params["skip"].shape)
@@ -176,7 +182,7 @@ def test_the_same_checks_find_the_deficit_of_vcg_and_the_ir_violation_of_unclipp
     assert vcg_surplus < -1e-3  # VCG runs a deficit
 
     @dataclasses.dataclass(frozen=True)
-    class Unclipped(LearnedDoubleAuction):  # prices not clipped into [ask, bid]
+    class Unclipped(DoubleAuctionNet):  # prices not clipped into [ask, bid]
         def pairs(self, params, bids):
             b, s, bo, so, trade, _, _ = super().pairs(params, bids)
             K = self.num_pairs
@@ -191,7 +197,7 @@ def test_the_same_checks_find_the_deficit_of_vcg_and_the_ir_violation_of_unclipp
 
 
 def test_no_trade_across_the_book_and_anonymity():
-    rule = LearnedDoubleAuction(3, 3, hidden=(8,))
+    rule = DoubleAuctionNet(3, 3, hidden=(8,))
     params = rule.init(jax.random.key(3))
     params["network"][-1]["bias"] = params["network"][-1]["bias"].at[:3].set(10.0)  # trade whenever allowed
     bids = jnp.array([[[0.9], [0.5], [0.2], [0.1], [0.6], [0.3]]])  # pairs: (0.9, 0.1) (0.5, 0.3) (0.2, 0.6)
@@ -214,8 +220,8 @@ def test_clearing_rule_reproduces_mcafee():
     np.testing.assert_allclose(payments.sum(-1), clearing.surplus, atol=1e-14)
 
 
-def test_learned_double_auction_gradient_matches_finite_differences():
-    rule = LearnedDoubleAuction(3, 3, hidden=(8,), gate_width=0.05)
+def test_double_auction_net_gradient_matches_finite_differences():
+    rule = DoubleAuctionNet(3, 3, hidden=(8,), gate_width=0.05)
     params = rule.init(jax.random.key(8))
     params["skip"] = 0.3 * jax.random.normal(jax.random.key(9), params["skip"].shape)
     values = uniform(10, (32, 6, 1))
@@ -233,6 +239,94 @@ def test_learned_double_auction_gradient_matches_finite_differences():
     np.testing.assert_allclose(float(grad @ direction), float(fd), rtol=1e-5)
 
 
+# --- Learned double auction (trade reduction with a learned reference price) ---------------------
+
+
+LEARNED_DOUBLE_AUCTION = LearnedDoubleAuction(3, 3, hidden=(8,))
+
+
+def wild(rule, seed):
+    """Random parameters with a reference price that moves a lot (not McAfee's midpoint)."""
+    params = jitted(rule, "init")(jax.random.key(seed))
+    last = params["price"][-1]
+    params["price"][-1] = {"weight": jax.random.normal(jax.random.key(seed + 1), last["weight"].shape),
+                           "bias": jax.random.normal(jax.random.key(seed + 2), last["bias"].shape)}
+    return params
+
+
+@given(seed=seeds)
+@settings(max_examples=EXAMPLES)
+def test_learned_double_auction_is_truthful_ir_and_never_in_deficit(seed):
+    rule = LEARNED_DOUBLE_AUCTION
+    params = wild(rule, seed)
+    bids = uniform(seed + 3, (24, 6, 1))
+    worst_utility, worst_surplus, imbalance, _ = double_auction_checks(rule, params, bids)
+    assert worst_utility >= -1e-12 and worst_surplus >= -1e-12 and imbalance <= 1e-12
+    regret = auction_regret(rule, params, bids, support=(0.0, 1.0), restarts=0, steps=0)  # 257-point grid
+    assert float(regret.max()) <= 1e-12
+
+
+def test_learned_double_auction_is_truthful_by_the_exact_critical_report_search():
+    rule = LEARNED_DOUBLE_AUCTION
+    params = wild(rule, 7)
+
+    def mechanism(bids, asks, *, buyer_mask=None, seller_mask=None):
+        allocation, payments = rule(params, jnp.concatenate([bids, asks], -1)[..., None])
+        return Clearing(allocation[..., :3, 0], -allocation[..., 3:, 0], payments[..., :3], -payments[..., 3:],
+                        payments.sum(-1))
+
+    for v in np.asarray(uniform(8, (6, 6))):
+        assert max(float(np.max(r)) for r in ic_regret(mechanism, v[:3], v[3:], num_grid=129)) <= 1e-12
+
+
+def test_the_truthfulness_check_finds_regret_when_the_price_depends_on_the_marginal_pair():
+    @dataclasses.dataclass(frozen=True)
+    class OwnPrice(LearnedDoubleAuction):  # p0 from the q-th bid and ask: McAfee's argument breaks
+        def book(self, params, bids):
+            buyer_rank, seller_rank, q, b_q, s_q, _ = super().book(params, bids)
+            return buyer_rank, seller_rank, q, b_q, s_q, (b_q + s_q) / 2
+
+    rule = OwnPrice(3, 3, hidden=(8,))
+    regret = auction_regret(rule, rule.init(jax.random.key(0)), uniform(9, (24, 6, 1)), support=(0.0, 1.0),
+                            restarts=0, steps=0)
+    assert float(regret.max()) > 1e-2
+
+
+def test_learned_double_auction_starts_as_mcafee_and_its_relaxation_tends_to_it():
+    rule = LearnedDoubleAuction(4, 4, hidden=(8,))
+    params = rule.init(jax.random.key(0))
+    bids = uniform(10, (512, 8, 1))
+    q, _ = efficient_trades(bids[:, :4, 0], bids[:, 4:, 0])
+    interior = np.asarray(q < 4)  # McAfee reduces trade when no (q+1)-th pair exists; the support stands in here
+    allocation, payments = jitted(rule)(params, bids)
+    clearing = mcafee_double_auction(bids[:, :4, 0], bids[:, 4:, 0])
+    np.testing.assert_array_equal(np.asarray(allocation[:, :4, 0])[interior], np.asarray(clearing.buyer_trades)[interior])
+    np.testing.assert_allclose(np.asarray(payments.sum(-1))[interior], np.asarray(clearing.surplus)[interior],
+                               atol=1e-12)
+    wild_params = wild(rule, 11)
+    exact = jitted(rule)(wild_params, bids)[0]
+    gaps = [float(jnp.abs(jitted(dataclasses.replace(rule, softness=t), "relaxed")(wild_params, bids)[0] - exact).mean())
+            for t in (1e-1, 1e-2, 1e-4)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-2
+
+
+def test_learned_double_auction_relaxed_welfare_gradient_matches_finite_differences():
+    rule = LearnedDoubleAuction(3, 3, hidden=(6,), softness=0.05)
+    params = wild(rule, 12)
+    values = uniform(13, (64, 6, 1))
+
+    @jax.jit
+    def welfare(p):
+        return jnp.mean(rule.objective(values, *rule.relaxed(p, values)))
+
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    grad = jax.flatten_util.ravel_pytree(jax.grad(welfare)(params))[0]
+    direction = jax.random.normal(jax.random.key(14), flat.shape)
+    h = 1e-6
+    fd = (welfare(unravel(flat + h * direction)) - welfare(unravel(flat - h * direction))) / (2 * h)
+    np.testing.assert_allclose(float(grad @ direction), float(fd), rtol=1e-5, atol=1e-10)
+
+
 # --- Validation --------------------------------------------------------------------------------
 
 
@@ -248,7 +342,9 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="hidden"):
         RegretNet(2, 2, hidden=(4, 0))
     with pytest.raises(ValueError, match="gate_width"):
-        LearnedDoubleAuction(2, 2, gate_width=-1.0)
+        DoubleAuctionNet(2, 2, gate_width=-1.0)
+    with pytest.raises(ValueError, match="support"):
+        LearnedDoubleAuction(2, 2, support=(1.0, 0.0))
     with pytest.raises(ValueError, match="mechanism"):
         ClearingRule("mcafee", 2, 2)
     rule = RegretNet(2, 2, hidden=(4,))
