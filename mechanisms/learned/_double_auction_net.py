@@ -157,5 +157,8 @@ class DoubleAuctionNet:
         return gains_from_trade(values, allocation, payments)
 
     def training_defaults(self):
-        """Keyword defaults of :func:`solvers.train_auction` for this rule."""
-        return {"steps": 20_000, "batch_size": 128, "learning_rate": 1e-3, "misreport_starts": 8}
+        """Keyword defaults of :func:`solvers.train_auction` for this rule (one measured run: 5 + 5 uniform
+        traders reach regret ~1e-3 at 85% of the first-best gains, below McAfee's 95%)."""
+        return {"steps": 8_000, "batch_size": 128, "learning_rate": 1e-3, "learning_rate_decay": 0.1,
+                "misreport_starts": 32, "multiplier_init": 1.0, "multiplier_every": 10, "penalty_increment": 5.0,
+                "penalty_every": 500}
