@@ -11,15 +11,15 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-core: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e .
+	$(PY) -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
 ## Regenerate every registered paper figure into figures/ (the built-in default scenario).

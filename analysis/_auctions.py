@@ -33,7 +33,7 @@ import optax
 
 from solvers.design import ascend_misreports, misreport_utilities, utilities
 
-from ._mechanism_checks import ir_violation as _clearing_ir_violation
+from ._incentives import ir_violation as _clearing_ir_violation
 
 __all__ = ["auction_revenue", "auction_regret", "auction_ir_violation", "ir_violation"]
 

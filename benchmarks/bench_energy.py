@@ -13,7 +13,7 @@ from benchmarks._timing import timed_call
 import networkx as nx
 
 from games import demand_response_game, grid_from_networkx, ieee30, network_cournot_game
-from mechanisms import daily_proportional_bill
+from mechanisms import daily_proportional_user_bill
 from solvers import natural_map_residual, solve_gne, solve_vi
 
 T = 24
@@ -43,7 +43,7 @@ def _bills(game):
     def bill(i):
         def f(x):
             X = x.reshape(N, T)
-            return daily_proportional_bill(X[i], X.sum(0), a=a, b=b)
+            return daily_proportional_user_bill(X[i], X.sum(0), a=a, b=b)
         return f
 
     return [bill(i) for i in range(N)]

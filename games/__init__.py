@@ -1,53 +1,19 @@
-"""Games: finite normal-form games, grid topologies (DC power flow) and the
-demand-response energy game.
+"""Games: what is played.
 
-Public names are re-exported here; the code lives in private modules.
+- ``finite``: normal-form games, random families, Gambit ``.nfg`` files;
+- ``grid``: grids (networkx in, differentiable DC power flow out), IEEE cases;
+- ``energy``: demand response (consumers, data centers, storage), networked Cournot, federated
+  contributions;
+- the protocols every continuous game declares (:class:`ContinuousGame` and its companions), on which
+  the solvers dispatch.
+
+Every public name is re-exported here: ``from games import demand_response_game``.
 """
 
-from ._cournot import NetworkCournotGame, network_cournot_game
-from ._federated import FederatedContributionGame, federated_contribution_game
-from ._demand_response import DemandResponseGame, capped_simplex, datacenter_user, demand_response_game
-from ._nfg import parse_nfg, read_nfg, write_nfg
-from ._normal_form import (
-    NormalFormGame,
-    action_values,
-    bimatrix,
-    expected_payoffs,
-    regrets,
-    validate_game,
-    validate_profile,
-    zero_sum,
-)
-from ._random import GAME_FAMILIES, random_game
-from ._topology import ROLES, Grid, grid_2d, grid_from_networkx, ieee14, ieee30, random_geometric
+from . import _protocol, energy, finite, grid
+from ._protocol import *  # noqa: F403
+from .energy import *  # noqa: F403
+from .finite import *  # noqa: F403
+from .grid import *  # noqa: F403
 
-__all__ = [
-    "NormalFormGame",
-    "bimatrix",
-    "zero_sum",
-    "random_game",
-    "GAME_FAMILIES",
-    "read_nfg",
-    "write_nfg",
-    "parse_nfg",
-    "action_values",
-    "expected_payoffs",
-    "regrets",
-    "validate_game",
-    "validate_profile",
-    "ROLES",
-    "Grid",
-    "grid_from_networkx",
-    "grid_2d",
-    "random_geometric",
-    "ieee14",
-    "ieee30",
-    "DemandResponseGame",
-    "demand_response_game",
-    "datacenter_user",
-    "capped_simplex",
-    "NetworkCournotGame",
-    "network_cournot_game",
-    "FederatedContributionGame",
-    "federated_contribution_game",
-]
+__all__ = [*finite.__all__, *grid.__all__, *energy.__all__, *_protocol.__all__]

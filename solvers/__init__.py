@@ -1,64 +1,30 @@
 """Equilibrium solvers. Every solver is a function: the game positional, configuration keyword-only.
 
-Finite games: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two
-players); ``regret_matching``, ``hedge``, ``fictitious_play``,
-``replicator_dynamics``, ``logit_qre``, ``qre_homotopy`` (any number of players).
-Continuous games: ``solve_vi`` (projected gradient, extragradient, optimistic
-gradient, best-response sweeps, semismooth Newton) on the natural-map residual;
-``solve_gne`` for shared constraints (primal-dual extragradient or semismooth
-Newton; multipliers = congestion prices); both differentiable by implicit
-differentiation.
+- ``finite``: ``lemke_howson``, ``support_enumeration``, ``zero_sum_lp`` (two players);
+  ``regret_matching``, ``hedge``, ``fictitious_play``, ``replicator_dynamics``, ``logit_qre``,
+  ``qre_homotopy`` (any number of players).
+- ``continuous``: ``solve_vi`` (projected gradient, extragradient, optimistic gradient, best-response
+  sweeps, semismooth Newton) on the natural-map residual; ``solve_gne`` for shared constraints
+  (primal-dual extragradient or semismooth Newton; multipliers = congestion prices). They read a game
+  through the protocols of :mod:`games` (``ContinuousGame`` and its companions), never its class.
+- ``design``: ``design`` learns a rule's parameters by gradient steps through the players' equilibrium
+  (implicit derivatives, augmented Lagrangian constraints, scenarios, checkpoints); ``stackelberg`` is a
+  leader's commitment against its followers' equilibrium; ``train_auction`` trains learned auctions
+  (RochetNet, RegretNet, the learned double auction) by an augmented Lagrangian on regret.
 
-The continuous-game protocol: ``pseudo_gradient(x)`` (or ``vi_operator(x)``),
-``project(x)``, ``initial_point()``, ``lipschitz_bound()``; optionally
-``best_response_sweep(x)``, ``unique_equilibrium`` (False: NaN gradients),
-``shared_constraints() -> (A, upper)`` or their matrix-free form
-(``constraint_values``, ``constraint_adjoint``, ``constraint_upper``,
-``constraint_norm_bound``), and the strategy sets as polyhedra for the
-complementarity Newton method of ``solve_gne``: ``lower_bounds()``, optionally
-``upper_bounds()`` and equalities ``equality_values(x)``, ``equality_adjoint(lam)``,
-``equality_target()``.
-
-Learned auctions: ``train_auction`` (RochetNet, RegretNet, the learned double
-auction of ``mechanisms``) by an augmented Lagrangian on regret.
-
-Each returns a result pytree carrying the profile, its NashConv, iterations and
-a :class:`Status`; all are jittable and vmappable over a batch of games.
+Every solver returns a :class:`Solution`: the answer with its certified ``residual``, ``iterations``,
+a :class:`Status` and ``stats``; all are jittable and vmappable over a batch of games. Derivatives
+through continuous equilibria follow the ``adjoint`` argument: :class:`ImplicitAdjoint` (default) or
+:class:`UnrolledAdjoint`.
 """
 
-from .design import AuctionTrainingHistory, train_auction
-from ._dynamics import fictitious_play, hedge, regret_matching, replicator_dynamics
-from ._gne import GNE_METHODS, GeneralizedEquilibrium, solve_gne
-from ._lemke_howson import lemke_howson
-from ._qre import QuantalResponseEquilibrium, logit_qre, qre_homotopy
-from ._result import Equilibrium, EquilibriumSet, NonConvergenceError, Status
-from ._support_enumeration import support_enumeration
-from ._variational import VI_METHODS, VariationalEquilibrium, natural_map_residual, solve_vi
-from ._zero_sum import MinimaxSolution, zero_sum_lp
+from . import continuous, finite
+from . import design as _design_package
+from ._core._adjoint import ImplicitAdjoint, UnrolledAdjoint
+from ._core._result import Equilibrium, EquilibriumSet, NonConvergenceError, Solution, Status
+from .continuous import *  # noqa: F403
+from .design import *  # noqa: F403
+from .finite import *  # noqa: F403
 
-__all__ = [
-    "Equilibrium",
-    "EquilibriumSet",
-    "MinimaxSolution",
-    "QuantalResponseEquilibrium",
-    "NonConvergenceError",
-    "Status",
-    "lemke_howson",
-    "support_enumeration",
-    "zero_sum_lp",
-    "regret_matching",
-    "hedge",
-    "fictitious_play",
-    "replicator_dynamics",
-    "logit_qre",
-    "qre_homotopy",
-    "solve_vi",
-    "VariationalEquilibrium",
-    "VI_METHODS",
-    "GNE_METHODS",
-    "natural_map_residual",
-    "solve_gne",
-    "GeneralizedEquilibrium",
-    "train_auction",
-    "AuctionTrainingHistory",
-]
+__all__ = ["Solution", "Equilibrium", "EquilibriumSet", "Status", "NonConvergenceError", "ImplicitAdjoint",
+           "UnrolledAdjoint", *finite.__all__, *continuous.__all__, *_design_package.__all__]

@@ -1,4 +1,8 @@
-"""Test configuration: float64 everywhere and hypothesis profiles.
+"""Test configuration: float64 everywhere, strict dtype promotion, and hypothesis profiles.
+
+Strict promotion (as optimistix's tests do) turns any implicit mix of dtypes (an int32 array added to a
+float64 one, float32 with float64) into an error, so a silent downcast or upcast in library code fails a
+test instead of costing precision or speed. Python scalars stay weakly typed.
 
 Profiles: ``ci`` (default; few examples, keeps the suite under 10 minutes on 2
 cores) and ``thorough`` (many examples, slow tests included), chosen by the
@@ -12,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

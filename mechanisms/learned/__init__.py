@@ -1,6 +1,8 @@
-"""Learned rules: parametric mechanisms trained by :func:`solvers.train_auction`.
+"""Parametric rules whose parameters are learned through equilibria (``solvers.design``: a monotone
+price of load, :class:`MonotonePrice`) or by training (:func:`solvers.train_auction`: the auctions).
 
-The learned-rule protocol (shared by every rule here, and by any rule a user writes):
+The learned-auction protocol (:class:`LearnedAuction`; shared by every rule here, and by any rule a
+user writes):
 
 - ``rule.init(key) -> params``: a pytree of parameters.
 - ``rule(params, bids) -> (allocation, payments)``: the deployed rule, a pure function; bids
@@ -21,9 +23,13 @@ weakly budget balanced by construction, trained against regret). :class:`Clearin
 (``mcafee_double_auction``, ...) in the same protocol, so every rule is measured by the same attack.
 """
 
-from ._double_auction_net import DoubleAuctionNet
-from ._learned_double_auction import ClearingRule, LearnedDoubleAuction
-from ._regretnet import RegretNet
-from ._rochetnet import RochetNet
+from . import _double_auction_net, _learned_double_auction, _monotone_price, _protocol, _regretnet, _rochetnet
+from ._double_auction_net import *  # noqa: F403
+from ._learned_double_auction import *  # noqa: F403
+from ._monotone_price import *  # noqa: F403
+from ._protocol import *  # noqa: F403
+from ._regretnet import *  # noqa: F403
+from ._rochetnet import *  # noqa: F403
 
-__all__ = ["RochetNet", "RegretNet", "LearnedDoubleAuction", "DoubleAuctionNet", "ClearingRule"]
+__all__ = [*_monotone_price.__all__, *_protocol.__all__, *_rochetnet.__all__, *_regretnet.__all__, *_learned_double_auction.__all__,
+           *_double_auction_net.__all__]

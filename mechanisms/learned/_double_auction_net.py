@@ -50,9 +50,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from ._networks import check_bids, check_sizes, perceptron_apply, perceptron_init
+from ._protocol import LearnedAuction
+from ._networks import cast_params, check_bids, check_sizes, perceptron_apply, perceptron_init
 
-__all__ = ["DoubleAuctionNet", "ClearingRule"]
+__all__ = ["DoubleAuctionNet"]
 
 
 def gains_from_trade(values, allocation, payments):
@@ -61,7 +62,7 @@ def gains_from_trade(values, allocation, payments):
 
 
 @dataclasses.dataclass(frozen=True)
-class DoubleAuctionNet:
+class DoubleAuctionNet(LearnedAuction):
     """A regret-trained double auction network: IR and weakly budget balanced by construction (see the module).
 
     Args:
@@ -119,6 +120,7 @@ class DoubleAuctionNet:
     def pairs(self, params, bids):
         """The sorted book and the per-pair outcome: ``(b_sorted, s_sorted, buyer order, seller order, t, pi, rho)``."""
         bids = check_bids("DoubleAuctionNet", bids, self.num_bidders, 1)
+        params = cast_params(params, bids.dtype)
         B, K = self.num_buyers, self.num_pairs
         buy, sell = bids[..., :B, 0], bids[..., B:, 0]
         buyer_order = jnp.argsort(-buy, axis=-1, stable=True)

@@ -54,13 +54,14 @@ import jax
 import jax.numpy as jnp
 
 from ._double_auction_net import gains_from_trade
-from ._networks import check_bids, check_sizes, perceptron_apply, perceptron_init
+from ._protocol import LearnedAuction
+from ._networks import cast_params, check_bids, check_sizes, perceptron_apply, perceptron_init
 
 __all__ = ["LearnedDoubleAuction", "ClearingRule"]
 
 
 @dataclasses.dataclass(frozen=True)
-class LearnedDoubleAuction:
+class LearnedDoubleAuction(LearnedAuction):
     """Trade reduction with a learned reference price: truthful, IR, weakly budget balanced (see the module).
 
     Args:
@@ -122,6 +123,7 @@ class LearnedDoubleAuction:
     def book(self, params, bids):
         """``(buyer ranks, seller ranks, q, b_(q), s_(q), p0)`` of each market (0-based ranks, best first)."""
         bids = check_bids("LearnedDoubleAuction", bids, self.num_bidders, 1)
+        params = cast_params(params, bids.dtype)
         B, S = self.num_buyers, self.num_sellers
         K = min(B, S)
         lo, hi = self.support
@@ -135,7 +137,7 @@ class LearnedDoubleAuction:
         b_q = at(b, jnp.maximum(q - 1, 0))
         s_q = at(s, jnp.maximum(q - 1, 0))
         low, high = jnp.minimum(b_next, s_next), jnp.maximum(b_next, s_next)
-        features = jnp.stack([q / K, b_next, s_next], axis=-1).astype(bids.dtype)
+        features = jnp.stack([(q / K).astype(bids.dtype), b_next, s_next], axis=-1)
         p0 = jnp.clip((b_next + s_next) / 2 + perceptron_apply(params["price"], features)[..., 0], low, high)
         buyer_rank = jnp.argsort(jnp.argsort(-buy, axis=-1, stable=True), axis=-1)
         seller_rank = jnp.argsort(jnp.argsort(sell, axis=-1, stable=True), axis=-1)
@@ -147,8 +149,8 @@ class LearnedDoubleAuction:
         trades = q > 0
         core_b = (buyer_rank < (q - 1)[..., None]).astype(dtype)  # the q - 1 best always trade (when q >= 1)
         core_s = (seller_rank < (q - 1)[..., None]).astype(dtype)
-        last_b = (buyer_rank == (q - 1)[..., None]).astype(dtype) * (trades * full)[..., None]
-        last_s = (seller_rank == (q - 1)[..., None]).astype(dtype) * (trades * full)[..., None]
+        last_b = (buyer_rank == (q - 1)[..., None]).astype(dtype) * jnp.where(trades, full, 0.0)[..., None]
+        last_s = (seller_rank == (q - 1)[..., None]).astype(dtype) * jnp.where(trades, full, 0.0)[..., None]
         buyer_price = full * p0 + (1 - full) * b_q  # in expectation over the two cases
         seller_price = full * p0 + (1 - full) * s_q
         buyer_pay = core_b * buyer_price[..., None] + last_b * p0[..., None]
@@ -183,7 +185,7 @@ class LearnedDoubleAuction:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClearingRule:
+class ClearingRule(LearnedAuction):
     """A classical double auction (``(bids, asks) -> Clearing``) in the learned-rule protocol, to be measured alike.
 
     Args:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["perceptron_init", "perceptron_apply", "check_bids", "check_sizes"]
+__all__ = ["perceptron_init", "perceptron_apply", "check_bids", "check_sizes", "cast_params"]
 
 
 def perceptron_init(key, sizes, dtype=None):
@@ -31,6 +31,11 @@ def perceptron_apply(layers, x):
     for layer in layers[:-1]:
         x = jnp.tanh(x @ layer["weight"] + layer["bias"])
     return x @ layers[-1]["weight"] + layers[-1]["bias"]
+
+
+def cast_params(params, dtype):
+    """``params`` in the bids' ``dtype`` (a rule trained in float32 evaluates float64 values in float64)."""
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x).astype(dtype), params)
 
 
 def check_sizes(name, **sizes):

@@ -26,13 +26,14 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from ._networks import check_bids, check_sizes, perceptron_apply, perceptron_init
+from ._protocol import LearnedAuction
+from ._networks import cast_params, check_bids, check_sizes, perceptron_apply, perceptron_init
 
 __all__ = ["RegretNet"]
 
 
 @dataclasses.dataclass(frozen=True)
-class RegretNet:
+class RegretNet(LearnedAuction):
     """Allocation and payment networks for ``num_bidders`` additive bidders and ``num_items`` items.
 
     Args:
@@ -77,6 +78,7 @@ class RegretNet:
     def __call__(self, params, bids):
         """``(allocation (batch, n, m), payments (batch, n))`` for bids ``(batch, n, m)``."""
         bids = check_bids("RegretNet", bids, self.num_bidders, self.num_items)
+        params = cast_params(params, bids.dtype)
         n, m = self.num_bidders, self.num_items
         flat = bids.reshape(*bids.shape[:-2], n * m)
         logits = perceptron_apply(params["allocation"], flat).reshape(*bids.shape[:-2], n + 1, m)

@@ -33,7 +33,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from ._networks import check_bids, check_sizes
+from ._protocol import LearnedAuction
+from ._networks import cast_params, check_bids, check_sizes
 
 __all__ = ["RochetNet"]
 
@@ -41,7 +42,7 @@ _VALUATIONS = ("additive", "unit_demand")
 
 
 @dataclasses.dataclass(frozen=True)
-class RochetNet:
+class RochetNet(LearnedAuction):
     """A menu of ``menu_size`` lotteries and prices for one bidder: exactly truthful and individually rational.
 
     Args:
@@ -100,7 +101,7 @@ class RochetNet:
 
     def _utilities(self, params, bids):
         bids = check_bids("RochetNet", bids, 1, self.num_items)
-        lotteries, prices = self.menu(params)
+        lotteries, prices = self.menu(cast_params(params, bids.dtype))
         return bids[..., 0, :] @ lotteries.T - prices, lotteries, prices
 
     def __call__(self, params, bids):

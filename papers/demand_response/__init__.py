@@ -49,7 +49,7 @@ def peak_to_average(load):
 @register("demand_response_load")
 def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     game = scenario(num_households=60 if quick else 200)
-    eq = solve_vi(game, method="best_response", tol=1e-9, implicit=False)
+    eq = solve_vi(game, method="best_response", tol=1e-9, adjoint=None)
     if int(eq.status) != Status.CONVERGED:
         raise RuntimeError(f"the equilibrium did not converge (residual {float(eq.residual):.2e})")
     upper, energy = np.asarray(game.upper), np.asarray(game.energy)

@@ -1,1 +1,2 @@
-"""The solvers' shared kernel (private): results, iteration, adjoints, validation, checkpoints."""
+"""The solvers' shared kernel (private): one result type and status codes, one iteration loop, the
+adjoints, pivoting, complementarity functions, validation, batching and checkpoints."""

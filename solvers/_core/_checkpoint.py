@@ -35,7 +35,8 @@ def atomic_write(path: str, write: Callable[[Any], None], *, binary: bool = True
     """Call ``write(file)`` on a temporary file beside ``path``, fsync it and rename it onto ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    # A hidden name ("." first): readers that list the folder (pyarrow datasets) never see a half-written file.
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)

@@ -71,7 +71,8 @@ def ascend_misreports(rule_fn, params, values, start, *, steps: int, learning_ra
         better = utility > best_utility
         best = jnp.where(better[..., None], scaled, best)
         best_utility = jnp.maximum(utility, best_utility)
-        updates, state = optimizer.update(-grad, state)  # ascent
+        with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int counts and float decays
+            updates, state = optimizer.update(-grad, state)  # ascent
         return (jnp.clip(scaled + updates, 0.0, 1.0), state, best, best_utility), None
 
     start = jnp.clip((start - lower) / width, 0.0, 1.0)

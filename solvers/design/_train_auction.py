@@ -36,7 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from mechanisms.learned import LearnedAuction
 from solvers._core._checkpoint import Checkpointer, fingerprint
+from solvers._core._result import Status
 
 from ._misreport import ascend_misreports, misreport_utilities, utilities
 
@@ -72,8 +74,9 @@ class AuctionTrainingHistory:
       multipliers: ``(rows, bidders)`` Lagrange multipliers at each row.
       penalty: ``(rows,)`` the quadratic penalty ``rho``.
       seconds: ``(rows,)`` cumulative training wall-clock time (across resumes).
-      status: ``"completed"`` (all steps, last row's regret <= ``regret_tolerance``),
-        ``"regret_above_tolerance"`` or ``"nonfinite"`` (stopped; the last finite parameters returned).
+      status: a :class:`~solvers.Status`: ``CONVERGED`` (all steps run, the last row's training regret
+        <= ``regret_tolerance``), ``MAX_STEPS`` (all steps run, regret still above it: more steps or a
+        larger penalty) or ``NONFINITE`` (stopped at a NaN; the last finite parameters are returned).
     """
 
     steps: np.ndarray
@@ -82,7 +85,12 @@ class AuctionTrainingHistory:
     multipliers: np.ndarray
     penalty: np.ndarray
     seconds: np.ndarray
-    status: str
+    status: Status
+
+    @property
+    def converged(self) -> bool:
+        """All steps run and the last training regret within tolerance."""
+        return self.status == Status.CONVERGED
 
 
 def _check_positive_int(name, value, allow_zero=False):
@@ -130,6 +138,14 @@ def _as_typed_key(key):
         raise ValueError(f"train_auction: key must be a jax.random key; got {key!r}") from None
 
 
+def _describe(function):
+    """A name for ``function`` that is the same in every process (no memory address)."""
+    try:
+        return function.__qualname__  # not the module: a script run as __main__ resumes under its import name
+    except AttributeError:
+        return type(function).__qualname__
+
+
 def regret_loss_terms(rule_fn, params, values, misreports):
     """``(batch, n)`` gains ``max(0, u_i(misreport) - u_i(truth))`` (differentiable in ``params``)."""
     return jnp.maximum(misreport_utilities(rule_fn, params, values, misreports)
@@ -144,7 +160,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     """Train a learned rule to maximize its objective subject to zero regret (augmented Lagrangian).
 
     Args:
-      rule: a learned rule (``init``, ``__call__``, ``objective``; optionally ``relaxed``,
+      rule: a :class:`mechanisms.LearnedAuction` (``init``, ``__call__``, ``relaxed``, ``objective``,
         ``exactly_truthful``, ``training_defaults``), e.g. ``RegretNet(2, 2)``.
       sample_values: ``sample_values(key, n) -> (n, bidders, items)`` valuation profiles; jittable
         (``jax.random``), called once per step inside the compiled loop.
@@ -177,14 +193,16 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
       >>> rule = RochetNet(2, menu_size=32)
       >>> draw = lambda key, n: jax.random.uniform(key, (n, 1, 2))
       >>> params, history = train_auction(rule, draw, key=jax.random.key(0), steps=200, progress=False)
-      >>> history.status
-      'completed'
+      >>> history.converged
+      True
 
     Reference: Duetting, Feng, Narasimhan, Parkes and Ravindranath (2019), Alg. 1.
     """
+    if not isinstance(rule, LearnedAuction):
+        raise ValueError("train_auction: rule must follow the LearnedAuction protocol (init, __call__, relaxed, "
+                         f"objective, num_bidders, num_items, exactly_truthful, training_defaults); got {rule!r}")
     settings = dict(TRAINING_DEFAULTS)
-    if hasattr(rule, "training_defaults"):
-        settings.update(rule.training_defaults())
+    settings.update(rule.training_defaults())
     given = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
              "learning_rate_decay": learning_rate_decay,
              "misreport_steps": misreport_steps, "misreport_learning_rate": misreport_learning_rate,
@@ -204,9 +222,6 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     if every % settings["log_every"]:
         raise ValueError(f"train_auction: checkpoint_every ({every}) must be a multiple of log_every "
                          f"({settings['log_every']})")
-    for name in ("init", "objective"):
-        if not callable(getattr(rule, name, None)):
-            raise ValueError(f"train_auction: rule must have a callable {name!r} (see mechanisms.learned)")
     if not callable(sample_values):
         raise ValueError("train_auction: sample_values must be a function (key, n) -> values")
     key = _as_typed_key(key)
@@ -221,7 +236,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     if params is None:
         params = rule.init(key_init)
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), params)
-    truthful = bool(getattr(rule, "exactly_truthful", False))
+    truthful = bool(rule.exactly_truthful)
     tx, program = _chunk_program(rule, sample_values, optimizer if optimizer is not None
                                  else ("adam", float(settings["learning_rate"]), float(settings["learning_rate_decay"]),
                                        0 if settings["learning_rate_decay"] == 1 else int(settings["steps"])),
@@ -231,7 +246,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
                 ("penalty", "penalty_increment", "misreport_learning_rate")}
     schedule.update({name: jnp.asarray(settings[name]) for name in ("penalty_every", "multiplier_every")})
 
-    config = {"rule": repr(rule), "sample_values": getattr(sample_values, "__qualname__", repr(sample_values)),
+    config = {"rule": repr(rule), "sample_values": _describe(sample_values),
               "key": fingerprint(key), "params": fingerprint(params), "dtype": jnp.dtype(dtype).name,
               "optimizer": "adam" if optimizer is None else repr(optimizer),
               "support": [np.asarray(lower).tolist(), np.asarray(upper).tolist()],
@@ -247,7 +262,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
         state, rows, elapsed = saved["state"], saved["rows"], saved["seconds"]
     total = settings["steps"]
     chunk = settings["log_every"]
-    status = "completed"
+    status = Status.CONVERGED
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -264,7 +279,7 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
             finite = np.isfinite(objective).all() and np.isfinite(regret).all() and all(
                 bool(jnp.isfinite(x).all()) for x in jax.tree_util.tree_leaves(new_state["params"]))
             if not finite:
-                status = "nonfinite"
+                status = Status.NONFINITE
                 break
             state = new_state
             elapsed += time.perf_counter() - tic
@@ -283,8 +298,8 @@ def train_auction(rule, sample_values, *, key, steps=None, batch_size=None, opti
     finally:
         if bar is not None:
             bar.close()
-    if status == "completed" and rows["regret"] and rows["regret"][-1] > regret_tolerance:
-        status = "regret_above_tolerance"
+    if status == Status.CONVERGED and rows["regret"] and rows["regret"][-1] > regret_tolerance:
+        status = Status.MAX_STEPS
     history = AuctionTrainingHistory(
         steps=np.asarray(rows["steps"], int), objective=np.asarray(rows["objective"]),
         regret=np.asarray(rows["regret"]), multipliers=np.asarray(rows["multipliers"]).reshape(-1, n),
@@ -304,7 +319,7 @@ def _chunk_program(rule, sample_values, optimizer, truthful, dtype, batch, start
     else:
         _, rate, decay, steps = optimizer
         tx = optax.adam(rate if decay == 1.0 else optax.cosine_decay_schedule(rate, steps, alpha=decay))
-    relaxed = getattr(rule, "relaxed", rule)
+    relaxed = rule.relaxed
     n, m = rule.num_bidders, rule.num_items
 
     def one_step(key, lower, upper, schedule, state, step):
@@ -316,7 +331,7 @@ def _chunk_program(rule, sample_values, optimizer, truthful, dtype, batch, start
                 objective = jnp.mean(rule.objective(values, *relaxed(p, values)))
                 return -objective, (objective, jnp.zeros((n,), dtype))
         else:
-            rho = schedule["penalty"] + schedule["penalty_increment"] * (step // schedule["penalty_every"])
+            rho = schedule["penalty"] + schedule["penalty_increment"] * (step // schedule["penalty_every"]).astype(dtype)
             candidates = lower + (upper - lower) * jax.random.uniform(k_reports, (starts, batch, n, m), dtype)
             if starts > 1:
                 scores = jax.vmap(lambda r: misreport_utilities(relaxed, params, values, r))(candidates)
@@ -337,7 +352,8 @@ def _chunk_program(rule, sample_values, optimizer, truthful, dtype, batch, start
                 return lagrangian, (objective, regret)
 
         grads, (objective, regret) = jax.grad(loss, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, state["opt_state"], params)
+        with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int counts and float decays
+            updates, opt_state = tx.update(grads, state["opt_state"], params)
         params = optax.apply_updates(params, updates)
         multipliers = state["multipliers"]
         if not truthful:

@@ -33,7 +33,7 @@ class SingleItemAuction:
             sells, price = jnp.ones_like(top, bool), second
         else:
             sells, price = top >= 0.5, jnp.maximum(second, 0.5)
-        allocation = jax.nn.one_hot(winner, self.num_bidders, dtype=b.dtype) * sells[..., None]
+        allocation = jnp.where(sells[..., None], jax.nn.one_hot(winner, self.num_bidders, dtype=b.dtype), 0.0)
         return allocation[..., None], allocation * price[..., None]
 
     relaxed = __call__

@@ -18,7 +18,7 @@ import pytest
 
 from analysis import auction_regret, auction_revenue
 from mechanisms import RegretNet, RochetNet
-from solvers import train_auction
+from solvers import Status, train_auction
 
 from . import kill_run
 
@@ -40,7 +40,7 @@ def test_rochetnet_training_raises_revenue():
     params, history = train_auction(rule, two_items, key=jax.random.key(0), steps=300, batch_size=256,
                                     learning_rate=1e-2, log_every=100, progress=False)
     after = auction_revenue(rule, params, values)
-    assert history.status == "completed" and (history.regret == 0).all()
+    assert history.status == Status.CONVERGED and (history.regret == 0).all()
     assert float(after) > float(before) + 0.1 and float(after) > 0.45  # optimum 0.549
     assert history.objective[-1] > history.objective[0]
 
@@ -107,7 +107,7 @@ def test_nonfinite_training_is_reported_not_returned_as_a_result():
 
     params, history = train_auction(RochetNet(2, menu_size=4), broken, key=jax.random.key(0), steps=20, log_every=10,
                                     support=(0.0, 1.0), progress=False)
-    assert history.status == "nonfinite" and len(history.steps) == 0
+    assert history.status == Status.NONFINITE and len(history.steps) == 0
     assert all(bool(jnp.isfinite(x).all()) for x in jax.tree_util.tree_leaves(params))
 
 
