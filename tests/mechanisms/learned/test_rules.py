@@ -4,7 +4,8 @@ RochetNet (Duetting et al. 2019): the deployed argmax rule is truthful and IR (c
 brute-force menu choice), its softmax relaxation tends to it. RegretNet: feasible allocations, IR
 payments. The learned double auction: IR, no deficit, goods balanced, no trade across the book,
 anonymous. Each property check is shown to fail on a rule built to break it. Gradients are checked
-against finite differences.
+against finite differences. Checks marked ``slow`` (several compiled programs each) run under
+``NASHGRID_PROFILE=thorough``.
 """
 
 import dataclasses
@@ -32,7 +33,7 @@ from mechanisms import (
 )
 
 seeds = st.integers(0, 2**31 - 1)
-EXAMPLES = 5 if os.environ.get("NASHGRID_PROFILE", "ci") == "ci" else 100  # one compiled program each
+EXAMPLES = 3 if os.environ.get("NASHGRID_PROFILE", "ci") == "ci" else 100  # one compiled program each
 
 
 def uniform(seed, shape, scale=1.0):
@@ -71,6 +72,7 @@ def test_rochetnet_picks_the_best_option_on_its_menu(valuation, seed):
     assert float(lotteries.min()) >= 0 and float(lotteries.max()) <= 1
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_rochetnet_relaxation_tends_to_the_argmax_rule():
     rule = RochetNet(2, menu_size=8)
     params = rule.init(jax.random.key(0))
@@ -119,6 +121,7 @@ def test_regretnet_is_feasible_and_individually_rational(seed, scale):
     assert float(utility.min()) >= 0 and float(payments.min()) >= 0
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_regretnet_vmap_and_batching_agree():
     rule = RegretNet(2, 2, hidden=(8,))
     params = rule.init(jax.random.key(0))
@@ -165,6 +168,7 @@ DOUBLE_AUCTION = DoubleAuctionNet(4, 3, hidden=(16,))
 
 @given(seed=seeds, scale=st.sampled_from([1.0, 100.0]))
 @settings(max_examples=EXAMPLES)
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_double_auction_net_is_ir_budget_balanced_and_feasible(seed, scale):
     rule = DOUBLE_AUCTION
     params = jax.tree_util.tree_map(lambda x: 3 * x, jitted(rule, "init")(jax.random.key(seed)))  # wild prices too
@@ -176,6 +180,7 @@ def test_double_auction_net_is_ir_budget_balanced_and_feasible(seed, scale):
     assert (a[:, :4] >= 0).all() and (a[:, :4] <= 1).all() and (a[:, 4:] <= 0).all() and (a[:, 4:] >= -1).all()
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_the_same_checks_find_the_deficit_of_vcg_and_the_ir_violation_of_unclipped_prices():
     bids = uniform(0, (64, 6, 1))
     _, vcg_surplus, _, _ = double_auction_checks(ClearingRule(vcg_double_auction, 3, 3), {}, bids)
@@ -196,6 +201,7 @@ def test_the_same_checks_find_the_deficit_of_vcg_and_the_ir_violation_of_unclipp
     assert worst_utility < -1e-3
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_no_trade_across_the_book_and_anonymity():
     rule = DoubleAuctionNet(3, 3, hidden=(8,))
     params = rule.init(jax.random.key(3))
@@ -220,6 +226,7 @@ def test_clearing_rule_reproduces_mcafee():
     np.testing.assert_allclose(payments.sum(-1), clearing.surplus, atol=1e-14)
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_double_auction_net_gradient_matches_finite_differences():
     rule = DoubleAuctionNet(3, 3, hidden=(8,), gate_width=0.05)
     params = rule.init(jax.random.key(8))
@@ -292,6 +299,7 @@ def test_the_truthfulness_check_finds_regret_when_the_price_depends_on_the_margi
     assert float(regret.max()) > 1e-2
 
 
+@pytest.mark.slow  # seconds of compilation: the thorough profile runs it
 def test_learned_double_auction_starts_as_mcafee_and_its_relaxation_tends_to_it():
     rule = LearnedDoubleAuction(4, 4, hidden=(8,))
     params = rule.init(jax.random.key(0))
