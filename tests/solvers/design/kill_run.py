@@ -7,7 +7,7 @@ import sys
 
 import jax
 
-STEPS = 600
+STEPS = 2000  # the child runs ~10 steps per millisecond: long enough to be killed mid-run
 
 
 def draw(key, n):

@@ -50,6 +50,6 @@ def test_regretnet_two_by_two_reaches_the_published_baselines():
 def test_learned_double_auction_beats_mcafee_and_sbba_without_deficit(traders, correlated):
     rows, _ = measure_double_auctions(traders, correlated)
     learned = rows["learned"]
-    assert learned["regret"] <= 1e-3 and learned["surplus_min"] >= 0.0 and learned["ir"] == 0.0
+    assert learned["regret"] <= 1e-3 and learned["surplus_min"] >= -1e-12 and learned["ir"] == 0.0  # rounding: -2e-16
     assert learned["vs_mcafee"] > 4 * learned["vs_mcafee_se"]  # paired, on the same markets
     assert rows["McAfee"]["welfare_share"] > rows["SBBA"]["welfare_share"]  # so it beats SBBA too
