@@ -10,7 +10,8 @@ re-exported here:
 - ``sharing``: reward sharing (proportional, exact and Monte Carlo Shapley, Clarke pivot);
 - ``reputation``: beta reputation with forgetting, EWMA reliability, EigenTrust, penalties, price tiers;
 - ``settlement``: staking and slashing, and a hash-chained SQLite settlement ledger (I/O);
-- ``learned``: parametric rules trained through equilibria (a monotone price of load).
+- ``learned``: parametric rules trained through equilibria (a monotone price of load) or by
+  ``solvers.train_auction`` (RochetNet, RegretNet, a learned double auction).
 
 Their properties are checked by ``analysis``.
 """

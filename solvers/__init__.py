@@ -9,7 +9,8 @@
   through the protocols of :mod:`games` (``ContinuousGame`` and its companions), never its class.
 - ``design``: ``design`` learns a rule's parameters by gradient steps through the players' equilibrium
   (implicit derivatives, augmented Lagrangian constraints, scenarios, checkpoints); ``stackelberg`` is a
-  leader's commitment against its followers' equilibrium.
+  leader's commitment against its followers' equilibrium; ``train_auction`` trains learned auctions
+  (RochetNet, RegretNet, the learned double auction) by an augmented Lagrangian on regret.
 
 Every solver returns a :class:`Solution`: the answer with its certified ``residual``, ``iterations``,
 a :class:`Status` and ``stats``; all are jittable and vmappable over a batch of games. Derivatives
