@@ -19,6 +19,7 @@ gadget", arXiv:1710.09437.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -29,8 +30,12 @@ __all__ = ["staking_rewards", "slash", "honesty_margin", "honest_validation_is_b
 
 def _stakes(stakes):
     stakes = jnp.asarray(stakes, dtype=jnp.result_type(jnp.asarray(stakes).dtype, float))
+    if stakes.ndim < 1 or stakes.shape[-1] < 1:
+        raise ValueError("stakes must be a nonempty, finite, nonnegative array (..., validators)")
+    if isinstance(stakes, jax.core.Tracer):  # checked eagerly only (the rules stay jittable)
+        return stakes
     a = np.asarray(stakes)
-    if a.ndim < 1 or a.shape[-1] < 1 or not np.isfinite(a).all() or (a < 0).any():
+    if not np.isfinite(a).all() or (a < 0).any():
         raise ValueError("stakes must be a nonempty, finite, nonnegative array (..., validators)")
     return stakes
 
@@ -41,8 +46,9 @@ def staking_rewards(stakes, reward):
 
 
 def slash(stakes, misbehaved, *, fraction: float):
-    """Remove ``fraction`` of the stake of each validator proven to have misbehaved."""
-    if not 0.0 <= float(fraction) <= 1.0:
+    """Remove ``fraction`` of the stake of each validator proven to have misbehaved (jittable; ``fraction``
+    may be traced)."""
+    if not isinstance(fraction, jax.core.Tracer) and not 0.0 <= float(fraction) <= 1.0:
         raise ValueError(f"fraction must lie in [0, 1]; got {fraction!r}")
     stakes = _stakes(stakes)
     return jnp.where(jnp.asarray(misbehaved, bool), (1.0 - fraction) * stakes, stakes)
