@@ -130,28 +130,27 @@ def with_equilibrium_solver(scenario: MarketScenario) -> MarketScenario:
 # The jitted core
 
 
-def _record_arrays(record: DayRecord, settlements: bool) -> dict:
+def _record_arrays(record: DayRecord) -> dict:
     out = {name: getattr(record, name) for name in RESULT_FIELDS}
-    diagnostics = {k: v for k, v in record.diagnostics.items() if settlements or k not in SETTLEMENT_FIELDS}
-    out.update({f"diagnostics.{k}": v for k, v in diagnostics.items()})
+    out.update({f"diagnostics.{k}": v for k, v in record.diagnostics.items()})
     return out
 
 
-def _scan_days(scenario, network, state, key, days, active_days, settlements):
+def _scan_days(scenario, network, state, key, days, active_days):
     def body(state, offset):
         day = state.day
         new, record = step(state, MarketInputs(scenario, day, network), jax.random.fold_in(key, day))
         active = offset < active_days
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
-        return new, _record_arrays(record, settlements)
+        return new, _record_arrays(record)
 
     return jax.lax.scan(body, state, jnp.arange(days, dtype=jnp.int32))
 
 
-@functools.partial(jax.jit, static_argnames=("length", "settlements"))
-def _run_chunk(scenario, states, keys, active_days, *, length, settlements):
+@functools.partial(jax.jit, static_argnames=("length",))
+def _run_chunk(scenario, states, keys, active_days, *, length):
     network = market_network(scenario)
-    return jax.vmap(lambda s, k: _scan_days(scenario, network, s, k, length, active_days, settlements))(states, keys)
+    return jax.vmap(lambda s, k: _scan_days(scenario, network, s, k, length, active_days))(states, keys)
 
 
 def simulate_days(scenario: MarketScenario, key, *, days: int):
@@ -160,7 +159,7 @@ def simulate_days(scenario: MarketScenario, key, *, days: int):
     ``diagnostics.<name>``. No validation, chunking or I/O: see :func:`simulate` for those."""
     scenario = with_equilibrium_solver(scenario)
     network = market_network(scenario)
-    return _scan_days(scenario, network, initial_market_state(scenario), key, days, days, False)
+    return _scan_days(scenario, network, initial_market_state(scenario), key, days, days)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -341,6 +340,8 @@ def simulate(scenario: MarketScenario, *, days: int, seeds: int = 1, key, ledger
         parts = [_load_chunk(checkpoint, k) for k in range(done_chunks)]
     book = None
     if ledger is not None:
+        folder = os.path.dirname(os.path.abspath(os.fspath(ledger)))
+        os.makedirs(folder, exist_ok=True)
         book = SettlementLedger(ledger)
         height = _check_ledger_days(book, min(done_chunks * length, days))
         if height < min(done_chunks * length, days):  # killed between a checkpoint and its ledger blocks
@@ -354,9 +355,9 @@ def simulate(scenario: MarketScenario, *, days: int, seeds: int = 1, key, ledger
         for k in range(done_chunks, chunks):
             first = k * length
             active = min(length, days - first)
-            states, outputs = _run_chunk(scenario, states, keys, jnp.int32(active), length=length,
-                                         settlements=settlements)
-            outputs = {name: np.asarray(value)[:, :active] for name, value in jax.device_get(outputs).items()}
+            states, outputs = _run_chunk(scenario, states, keys, jnp.int32(active), length=length)
+            outputs = {name: np.asarray(value)[:, :active] for name, value in jax.device_get(outputs).items()
+                       if settlements or name.split(".", 1)[-1] not in SETTLEMENT_FIELDS}
             parts.append(outputs)
             if checkpoint is not None:
                 _save_chunk(checkpoint, k, outputs)

@@ -46,8 +46,8 @@ import numpy as np
 
 from ..grid import Grid, ieee30
 from ._pieces import default_rules
-from ._scenario import (DATACENTER, DISPATCHABLE, PROSUMER, RENEWABLE, Jobs, MarketParameters, MarketScenario,
-                        check_market_scenario)
+from ._scenario import (DATACENTER, DISPATCHABLE, MECHANISMS, PROSUMER, RENEWABLE, Jobs, MarketParameters,
+                        MarketScenario, check_market_scenario)
 
 __all__ = ["default_market", "default_parameters", "synthetic_profiles", "PROFILE_NAMES"]
 
@@ -163,7 +163,44 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
     if not isinstance(line_rating, jax.core.Tracer) and not float(line_rating) > 0:
         raise ValueError(f"line_rating must be positive (inf: no limits); got {line_rating!r}")
     key = jax.random.key(0) if key is None else key
+    if mechanism not in MECHANISMS:
+        raise ValueError(f"mechanism must be one of {MECHANISMS}; got {mechanism!r}")
     dtype = jnp.result_type(float)
+    params = default_parameters(slots, dtype=dtype, enforcement=enforcement, **parameters)
+    # the grid and where its strong buses are: concrete, before the draws
+    if grid is None:
+        with jax.ensure_compile_time_eval():  # concrete even when default_market is traced (a sweep)
+            base = _ieee30()
+        producers = base.buses_with_role("producer")
+    else:
+        if not isinstance(grid, Grid):
+            raise ValueError(f"grid must be a games.Grid; got {type(grid).__name__}")
+        base = grid
+        producers = grid.buses_with_role("producer")
+        if producers.size == 0:
+            producers = np.array([grid.slack])
+    producers = tuple(int(b) for b in np.concatenate([[base.slack], [b for b in producers if b != base.slack]]))
+    rating = np.asarray(base.capacity)  # the unscaled ratings (concrete)
+    strength = np.abs(np.asarray(base.incidence)) @ np.where(np.isfinite(rating), rating, 1e12)
+    strong = tuple(int(b) for b in np.argsort(-strength, kind="stable")[: max(1, base.num_buses // 5)])
+    scenario = _draw(key, jnp.asarray(malicious_share, dtype), jnp.asarray(line_rating, dtype), params, base,
+                     num_agents=num_agents, slots=slots, days=days, jobs_per_datacenter=jobs_per_datacenter,
+                     mechanism=mechanism, producers=producers, strong=strong, scale_ratings=grid is None,
+                     fit_supply_cost=not {"supply_quadratic", "supply_linear"} & set(parameters))
+    return check_market_scenario(scenario)
+
+
+@functools.lru_cache(maxsize=1)
+def _ieee30():
+    return ieee30()
+
+
+@functools.partial(jax.jit, static_argnames=("num_agents", "slots", "days", "jobs_per_datacenter", "mechanism",
+                                             "producers", "strong", "scale_ratings", "fit_supply_cost"))
+def _draw(key, malicious_share, line_rating, params, base, *, num_agents, slots, days, jobs_per_datacenter, mechanism,
+          producers, strong, scale_ratings, fit_supply_cost):
+    """Every random draw of :func:`default_market` in one compiled program."""
+    dtype = malicious_share.dtype
     T = slots
     n_disp, n_ren, n_dc, n_pro = _counts(num_agents)
     role = np.concatenate([np.full(n_disp, DISPATCHABLE), np.full(n_ren, RENEWABLE), np.full(n_dc, DATACENTER),
@@ -171,13 +208,12 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
     N = num_agents
     keys = iter(jax.random.split(key, 24))
     uniform = lambda shape, low, high: jax.random.uniform(next(keys), shape, dtype, low, high)
-    params = default_parameters(T, dtype=dtype, enforcement=enforcement, **parameters)
     retail, feed_in = params.retail_price, params.feed_in_price
 
     is_pro, is_ren, is_dc, is_disp = (role == PROSUMER), (role == RENEWABLE), (role == DATACENTER), (role == DISPATCHABLE)
     solar_farm = is_ren & (np.cumsum(is_ren) % 2 == 1)
-    has_pv = is_pro & (np.asarray(jnp.arange(N)) % 5 < 3)  # 60% of households, deterministic
-    has_battery = has_pv & (np.asarray(jnp.arange(N)) % 2 == 0)
+    has_pv = is_pro & (np.arange(N) % 5 < 3)  # 60% of households, deterministic
+    has_battery = has_pv & (np.arange(N) % 2 == 0)
     pv = uniform((N,), 2.0, 6.0)
     farm_size = jnp.where(is_ren, uniform((N,), 0.5, 1.5), 0.0)
     household_load = uniform((N,), 0.4, 1.2)
@@ -225,24 +261,12 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
     malicious = (uniform((N,), 0.0, 1.0) < malicious_share) & (jnp.arange(N) != 0)
 
     # the grid
-    if grid is None:
-        base = ieee30()
-        scale = 100.0 * peak / IEEE30_LOAD_MW
-        grid = dataclasses.replace(base, capacity=base.capacity * scale * line_rating)
-        producers = base.buses_with_role("producer")
-    else:
-        if not isinstance(grid, Grid):
-            raise ValueError(f"grid must be a games.Grid; got {type(grid).__name__}")
-        grid = dataclasses.replace(grid, capacity=grid.capacity * line_rating)
-        producers = grid.buses_with_role("producer")
-        if producers.size == 0:
-            producers = np.array([grid.slack])
-    producers = np.concatenate([[grid.slack], [b for b in producers if b != grid.slack]]).astype(np.int32)
+    scale = 100.0 * peak / IEEE30_LOAD_MW if scale_ratings else 1.0
+    grid = dataclasses.replace(base, capacity=base.capacity * scale * line_rating)
+    producers = np.asarray(producers, dtype=np.int32)
     plant_bus = jnp.asarray(producers[np.arange(N) % producers.size])
     # data centers at the buses with the most line capacity (strong substations), plants at generator buses
-    strength = np.abs(np.asarray(grid.incidence)) @ np.where(np.isfinite(np.asarray(grid.capacity)),
-                                                             np.asarray(grid.capacity), 1e12)
-    strong = np.argsort(-strength, kind="stable")[: max(1, grid.num_buses // 5)].astype(np.int32)
+    strong = np.asarray(strong, dtype=np.int32)
     center_bus = jnp.asarray(strong[np.cumsum(is_dc) % strong.size])
     bus = jax.random.randint(next(keys), (N,), 0, grid.num_buses, dtype=jnp.int32)
     bus = jnp.where(is_disp, plant_bus, jnp.where(is_dc, center_bus, bus))
@@ -250,10 +274,9 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
     stack_cost = jnp.where(is_disp, plant_cost, jnp.nan)
     low, high = jnp.nanmin(stack_cost), jnp.nanmax(stack_cost)
     total = jnp.sum(jnp.where(is_disp, capacity, 0.0))
-    params = dataclasses.replace(params, supply_quadratic=jnp.full(T, 0.5 * (high - low) / total, dtype)
-                                 if "supply_quadratic" not in parameters else params.supply_quadratic,
-                                 supply_linear=jnp.full(T, low, dtype) if "supply_linear" not in parameters
-                                 else params.supply_linear)
+    if fit_supply_cost:
+        params = dataclasses.replace(params, supply_quadratic=jnp.full(T, 0.5 * (high - low) / total, dtype),
+                                     supply_linear=jnp.full(T, low, dtype))
 
     scenario = MarketScenario(
         role=jnp.asarray(role), bus=bus, malicious=malicious, capacity=capacity, marginal_cost=marginal_cost,
@@ -267,5 +290,5 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
         plants=jnp.asarray(np.flatnonzero(is_disp), jnp.int32), jobs=jobs,
         profiles=synthetic_profiles(next(keys), days=365, slots=T, dtype=dtype), grid=grid, params=params,
         mechanism=mechanism, rules=default_rules(mechanism), profile_names=PROFILE_NAMES)
-    return check_market_scenario(scenario)
+    return scenario
 
