@@ -126,7 +126,7 @@ def _counts(num_agents: int):
 
 def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction", slots: int = 24, days: int = 365,
                    malicious_share=0.1, enforcement=True, line_rating=1.5, grid: Grid | None = None,
-                   jobs_per_datacenter: int = 12, **parameters) -> MarketScenario:
+                   profiles=None, jobs_per_datacenter: int = 12, **parameters) -> MarketScenario:
     """The built-in synthetic market scenario (see the module docstring).
 
     Args:
@@ -140,6 +140,8 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
       enforcement: fines, slashing, access and price tiers on (reputations are kept either way).
       line_rating: multiplies the line ratings (``inf``: no limits).
       grid: a grid of your own (its capacities in the scenario's energy units); default IEEE 30, scaled.
+      profiles: ``(4, D, slots)`` profiles of your own in the order of :data:`PROFILE_NAMES` (household with
+        mean 1, flat, solar and wind as fractions of capacity); default: :func:`synthetic_profiles`.
       jobs_per_datacenter: training jobs per data center over ``days``.
       **parameters: overrides of :func:`default_parameters` (e.g. ``withhold=0.8``).
 
@@ -167,6 +169,13 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
         raise ValueError(f"mechanism must be one of {MECHANISMS}; got {mechanism!r}")
     dtype = jnp.result_type(float)
     params = default_parameters(slots, dtype=dtype, enforcement=enforcement, **parameters)
+    if profiles is not None:
+        profiles = np.asarray(profiles, dtype=float)
+        if profiles.ndim != 3 or profiles.shape[0] != len(PROFILE_NAMES) or profiles.shape[2] != slots \
+                or profiles.shape[1] < 1:
+            raise ValueError(f"profiles must have shape ({len(PROFILE_NAMES)}, days, {slots}) ({', '.join(PROFILE_NAMES)});"
+                             f" got {profiles.shape}")
+        profiles = jnp.asarray(profiles, dtype)
     # the grid and where its strong buses are: concrete, before the draws
     if grid is None:
         with jax.ensure_compile_time_eval():  # concrete even when default_market is traced (a sweep)
@@ -183,7 +192,7 @@ def default_market(num_agents: int = 200, key=None, *, mechanism: str = "auction
     rating = np.asarray(base.capacity)  # the unscaled ratings (concrete)
     strength = np.abs(np.asarray(base.incidence)) @ np.where(np.isfinite(rating), rating, 1e12)
     strong = tuple(int(b) for b in np.argsort(-strength, kind="stable")[: max(1, base.num_buses // 5)])
-    scenario = _draw(key, jnp.asarray(malicious_share, dtype), jnp.asarray(line_rating, dtype), params, base,
+    scenario = _draw(key, jnp.asarray(malicious_share, dtype), jnp.asarray(line_rating, dtype), params, base, profiles,
                      num_agents=num_agents, slots=slots, days=days, jobs_per_datacenter=jobs_per_datacenter,
                      mechanism=mechanism, producers=producers, strong=strong, scale_ratings=grid is None,
                      fit_supply_cost=not {"supply_quadratic", "supply_linear"} & set(parameters))
@@ -197,7 +206,7 @@ def _ieee30():
 
 @functools.partial(jax.jit, static_argnames=("num_agents", "slots", "days", "jobs_per_datacenter", "mechanism",
                                              "producers", "strong", "scale_ratings", "fit_supply_cost"))
-def _draw(key, malicious_share, line_rating, params, base, *, num_agents, slots, days, jobs_per_datacenter, mechanism,
+def _draw(key, malicious_share, line_rating, params, base, profiles, *, num_agents, slots, days, jobs_per_datacenter, mechanism,
           producers, strong, scale_ratings, fit_supply_cost):
     """Every random draw of :func:`default_market` in one compiled program."""
     dtype = malicious_share.dtype
@@ -288,7 +297,8 @@ def _draw(key, malicious_share, line_rating, params, base, *, num_agents, slots,
         credit_valuation=jnp.where(is_dc, uniform((N,), 0.7, 1.0), 1.0),
         datacenters=jnp.asarray(np.flatnonzero(is_dc), jnp.int32),
         plants=jnp.asarray(np.flatnonzero(is_disp), jnp.int32), jobs=jobs,
-        profiles=synthetic_profiles(next(keys), days=365, slots=T, dtype=dtype), grid=grid, params=params,
+        profiles=synthetic_profiles(next(keys), days=365, slots=T, dtype=dtype) if profiles is None else profiles,
+        grid=grid, params=params,
         mechanism=mechanism, rules=default_rules(mechanism), profile_names=PROFILE_NAMES)
     return scenario
 

@@ -60,6 +60,8 @@ def test_bad_scenarios_are_refused_with_the_field_named():
         tiny_market(withhold=1.5)
     with pytest.raises(ValueError, match="unknown market parameters"):
         tiny_market(witthold=0.5)
+    with pytest.raises(ValueError, match=r"profiles must have shape \(4, days, 6\).*got \(4, 3, 24\)"):
+        tiny_market(profiles=np.ones((4, 3, 24)))  # a day of 24 slots in a market of 6
     # simulate checks before tracing
     with pytest.raises(ValueError, match="capacity must be nonnegative"):
         simulate(bad(scenario, capacity=jnp.asarray(capacity)), days=2, key=jax.random.key(0), progress=False)
