@@ -39,9 +39,23 @@ def trader_utilities(clearing, values, costs):
     return buyers, sellers
 
 
+def _real(x, name):
+    """``x`` as a float array; ``ValueError`` naming ``name`` if it is complex or not numeric (a cast
+    would drop the imaginary part silently)."""
+    try:
+        dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of real numbers: {err}") from None
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real; got complex values (dtype {dtype})")
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        raise ValueError(f"{name} must hold real numbers; got dtype {dtype}")
+    return jnp.asarray(x).astype(jnp.result_type(float))
+
+
 def _masks(values, costs, buyer_mask, seller_mask):
-    values = jnp.asarray(values, dtype=jnp.result_type(float))
-    costs = jnp.asarray(costs, dtype=values.dtype)
+    values = _real(values, "values")
+    costs = _real(costs, "costs")
     buyer_mask = jnp.ones(values.shape, bool) if buyer_mask is None else jnp.asarray(buyer_mask, bool)
     seller_mask = jnp.ones(costs.shape, bool) if seller_mask is None else jnp.asarray(seller_mask, bool)
     if values.ndim != 1 or costs.ndim != 1:
@@ -89,9 +103,12 @@ def ic_regret(mechanism, values, costs, *, buyer_mask=None, seller_mask=None, qu
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if isinstance(gradient_steps, bool) or not isinstance(gradient_steps, int) or gradient_steps < 0:
         raise ValueError(f"gradient_steps must be a nonnegative integer; got {gradient_steps!r}")
-    quantities = () if quantities is None else tuple(jnp.asarray(q, values.dtype) for q in quantities)
+    quantities = () if quantities is None else tuple(
+        _real(q, name) for q, name in zip(quantities, ("buy_quantities", "sell_quantities")))
     if len(quantities) not in (0, 2):
         raise ValueError("quantities must be a pair (buy_quantities, sell_quantities)")
+    if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or not learning_rate > 0:
+        raise ValueError(f"learning_rate must be a positive number; got {learning_rate!r}")
     return _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, quantities, learning_rate, num_grid=num_grid,
                       gradient_steps=gradient_steps, restarts=restarts)
 
@@ -101,8 +118,8 @@ def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, quantities, le
                restarts):
     reports = jnp.concatenate([values, costs])
     real = jnp.concatenate([buyer_mask, seller_mask])
-    lo = jnp.min(jnp.where(real, reports, jnp.inf))
-    hi = jnp.max(jnp.where(real, reports, -jnp.inf))
+    lo = jnp.min(jnp.where(real, reports, jnp.inf), initial=jnp.inf)  # initial: a market may have no traders
+    hi = jnp.max(jnp.where(real, reports, -jnp.inf), initial=-jnp.inf)
     width = jnp.maximum(hi - lo, 1.0)
     hair = 1e-9 * width
     grid = jnp.linspace(lo - width, hi + width, num_grid)
@@ -144,13 +161,24 @@ def _ic_regret(mechanism, values, costs, buyer_mask, seller_mask, quantities, le
 
         return jnp.maximum(jnp.max(gains), jnp.max(jax.vmap(ascend)(candidates[top])))
 
-    buyer_regret = jax.vmap(lambda i: best_gain(buyer_gain, i))(jnp.arange(values.shape[0]))
-    seller_regret = jax.vmap(lambda i: best_gain(seller_gain, i))(jnp.arange(costs.shape[0]))
+    def regrets(gain, count):  # a side without traders (a one-sided market) has no regrets to search
+        if count == 0:
+            return jnp.zeros(0, values.dtype)
+        return jax.vmap(lambda i: best_gain(gain, i))(jnp.arange(count))
+
+    buyer_regret = regrets(buyer_gain, values.shape[0])
+    seller_regret = regrets(seller_gain, costs.shape[0])
     return (jnp.where(buyer_mask, jnp.maximum(buyer_regret, 0.0), 0.0),
             jnp.where(seller_mask, jnp.maximum(seller_regret, 0.0), 0.0))
 
 
 def ir_violation(clearing, values, costs):
-    """Largest loss any trader suffers from participating truthfully (0 when individually rational)."""
+    """Largest loss any trader suffers from participating truthfully (0 when individually rational).
+
+    ``max(0, max_i -u_i)`` over buyers and sellers: 0 for a market without buyers or sellers.
+    """
+    dtype = clearing.buyer_payments.dtype
+    values, costs = _real(values, "values").astype(dtype), _real(costs, "costs").astype(dtype)
     buyers, sellers = trader_utilities(clearing, values, costs)
-    return jnp.maximum(jnp.maximum(-jnp.min(buyers, axis=-1), -jnp.min(sellers, axis=-1)), 0.0)
+    zero = jnp.zeros((), buyers.dtype)
+    return jnp.maximum(jnp.max(-buyers, axis=-1, initial=zero), jnp.max(-sellers, axis=-1, initial=zero))

@@ -257,7 +257,8 @@ def _draw(key, malicious_share, line_rating, params, base, profiles, *, num_agen
     capacity = jnp.where(is_disp, 1.1 * peak * plant_share, jnp.where(is_ren, farm, jnp.where(has_pv, pv, 0.0)))
     marginal_cost = jnp.where(is_disp, plant_cost, 0.0)
     emission_rate = jnp.where(is_disp, jnp.where(jnp.arange(N) == 0, 0.45, 0.95 - 3.5 * (plant_cost - 0.06)), 0.0)
-    forecast_error = jnp.where(is_pro & has_pv, 0.25, jnp.where(solar_farm, 0.2, jnp.where(is_ren, 0.3, 0.0)))
+    forecast_error = jnp.where(is_pro & has_pv, 0.25, jnp.where(solar_farm, 0.2, jnp.where(is_ren, 0.3, 0.0))).astype(
+        dtype)  # strongly typed, as a replaced field would be (a weak type would compile another program)
     generation_profile = np.where(solar_farm | is_pro, SOLAR, WIND).astype(np.int32)
     load_profile = np.where(is_pro, HOUSEHOLD, FLAT).astype(np.int32)
     middle = 0.5 * (retail + feed_in)

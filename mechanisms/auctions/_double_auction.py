@@ -28,8 +28,10 @@ last trader). The rules differ in who trades and at what prices:
   must give up one of these).
 
 Markets of different sizes share one shape through masks: ``buyer_mask[i]``
-False means buyer slot ``i`` is padding (it never trades). All rules are pure
-functions, jittable, and take any leading batch axes.
+False means buyer slot ``i`` is padding (it never trades). A market without
+buyers or without sellers (an empty trader axis, or every slot padding) is a
+valid market in which nothing trades. All rules are pure functions, jittable,
+and take any leading batch axes.
 
 References: K. Chatterjee and W. Samuelson (1983), "Bargaining under
 incomplete information", Operations Research 31; R. Wilson (1985), "Incentive
@@ -49,7 +51,7 @@ import jax.numpy as jnp
 
 from .._batching import over_markets
 from .._pytree import pytree_dataclass
-from .._validation import check_order_book
+from .._validation import check_order_book, check_real_scalar
 
 __all__ = [
     "Clearing",
@@ -151,7 +153,8 @@ def k_double_auction(bids, asks, *, k: float = 0.5, buyer_mask=None, seller_mask
     Reference: Chatterjee and Samuelson (1983); Wilson (1985).
     """
     bids, asks, bm, sm = check_order_book(bids, asks, buyer_mask, seller_mask, "k_double_auction")
-    if not isinstance(k, jax.core.Tracer) and not 0.0 <= float(k) <= 1.0:
+    k_value = check_real_scalar(k, "k_double_auction: k")
+    if not isinstance(k_value, jax.core.Tracer) and not 0.0 <= k_value <= 1.0:
         raise ValueError(f"k_double_auction: k must lie in [0, 1]; got {k!r}")
     return _k_double(bids, asks, bm, sm, jnp.asarray(k, bids.dtype))
 
@@ -196,8 +199,11 @@ def _sbba(bids, asks, buyer_mask, seller_mask, priority):
         seller_side = (upper_seller <= book.bid(q)) & (q > 0)  # p = s_(q+1): all q pairs trade
         candidates = book.s_rank < q
         # Otherwise the lowest-priority seller among the q lowest is left out (a lottery
-        # independent of the reports).
-        left_out = jnp.argmin(jnp.where(candidates, priority, jnp.inf))
+        # independent of the reports). Without sellers there is no trade and nobody to leave out.
+        if asks.shape[-1] == 0:
+            left_out = 0
+        else:
+            left_out = jnp.argmin(jnp.where(candidates, priority, jnp.inf))
         lottery = candidates & (jnp.arange(asks.shape[-1]) != left_out)
         price = jnp.where(q > 0, price, 0.0)
         full = book.clearing(q, q, price, price)

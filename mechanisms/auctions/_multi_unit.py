@@ -26,6 +26,9 @@ another becomes marginal and it trades (the tests find such markets). With
 unit quantities it reduces to McAfee's (1992) trade-reduction branch: the
 ``q - 1`` best pairs trade at ``b_(q)`` and ``s_(q)``.
 
+A market without buyers or without sellers (an empty trader axis, padding only,
+or zero quantities) is valid: nothing trades, prices and payments are 0.
+
 Reference: P. Huang, A. Scheller-Wolf and K. Sycara (2002), "Design of a
 multi-unit double auction e-market", Computational Intelligence 18(4),
 596-617. The rationing threshold is the sort-based simplex-projection formula
@@ -40,7 +43,7 @@ import jax.numpy as jnp
 
 from .._batching import over_markets
 from .._pytree import pytree_dataclass
-from .._validation import check_finite_nonnegative, check_order_book
+from .._validation import as_real_array, check_finite_nonnegative, check_order_book
 
 __all__ = ["MultiUnitClearing", "huang_double_auction", "efficient_multi_unit_trades"]
 
@@ -150,7 +153,7 @@ _huang = jax.jit(over_markets(_huang_single))
 
 
 def _quantities(q, like, name, label):
-    q = jnp.asarray(q, like.dtype)
+    q = as_real_array(q, f"{name}: {label}").astype(like.dtype)
     try:
         q = jnp.broadcast_to(q, like.shape)
     except ValueError:
@@ -181,6 +184,10 @@ def huang_double_auction(bids, asks, buy_quantities, sell_quantities, *, buyer_m
     bids, asks, bm, sm = check_order_book(bids, asks, buyer_mask, seller_mask, name)
     qb = _quantities(buy_quantities, bids, name, "buy_quantities")
     qs = _quantities(sell_quantities, asks, name, "sell_quantities")
+    if bids.shape[-1] == 0 or asks.shape[-1] == 0:  # a one-sided (or empty) market: a valid market, no trade
+        zero = jnp.zeros(bids.shape[:-1], bids.dtype)
+        bought, sold = jnp.zeros_like(bids), jnp.zeros_like(asks)
+        return MultiUnitClearing(bought, sold, zero, zero, bought, sold, zero)
     return _huang(bids, asks, bm, sm, qb, qs)
 
 
@@ -215,4 +222,7 @@ def efficient_multi_unit_trades(values, costs, buy_quantities, sell_quantities, 
     values, costs, bm, sm = check_order_book(values, costs, buyer_mask, seller_mask, name)
     qb = _quantities(buy_quantities, values, name, "buy_quantities")
     qs = _quantities(sell_quantities, costs, name, "sell_quantities")
+    if values.shape[-1] == 0 or costs.shape[-1] == 0:  # one-sided (or empty): nothing can trade
+        zero = jnp.zeros(values.shape[:-1], values.dtype)
+        return zero, zero
     return _efficient(values, costs, bm, sm, qb, qs)

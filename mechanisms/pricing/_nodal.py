@@ -12,6 +12,8 @@ import dataclasses
 import numpy as np
 import scipy.optimize
 
+from .._validation import real_dtype
+
 __all__ = ["dc_opf_lmp", "DCOPFResult"]
 
 
@@ -44,6 +46,9 @@ def dc_opf_lmp(demand, *, generator_bus, generator_cost, generator_capacity, ptd
 
     Reference: Schweppe et al. (1988).
     """
+    for name, x in (("demand", demand), ("generator_bus", generator_bus), ("generator_cost", generator_cost),
+                    ("generator_capacity", generator_capacity), ("ptdf", ptdf), ("line_capacity", line_capacity)):
+        real_dtype(x, name)
     d = np.asarray(demand, dtype=float)
     gb = np.asarray(generator_bus)
     c = np.asarray(generator_cost, dtype=float)

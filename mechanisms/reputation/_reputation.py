@@ -29,7 +29,7 @@ import numpy as np
 
 from .._batching import over_markets
 from .._pytree import pytree_dataclass
-from .._validation import check_finite_array, check_unit_interval
+from .._validation import check_finite_array, check_real_scalar, check_unit_interval, real_dtype
 
 __all__ = [
     "BetaEvidence",
@@ -64,9 +64,33 @@ def beta_update(evidence: BetaEvidence, positive, negative, *, forgetting: float
 
     Reference: Josang and Ismail (2002).
     """
+    if not isinstance(evidence, BetaEvidence):
+        raise ValueError("evidence must be a BetaEvidence (e.g. BetaEvidence.fresh(shape)); got "
+                         f"{type(evidence).__name__}")
+    real_dtype(evidence.positive, "evidence.positive")
+    real_dtype(evidence.negative, "evidence.negative")
+    shape = jnp.shape(evidence.positive)
+    if jnp.shape(evidence.negative) != shape:
+        raise ValueError(f"evidence.positive and evidence.negative must share a shape; got {shape} and "
+                         f"{jnp.shape(evidence.negative)}")
     positive = check_finite_array(positive, "positive", nonnegative=True)
     negative = check_finite_array(negative, "negative", nonnegative=True)
+    for name, feedback in (("positive", positive), ("negative", negative)):
+        try:
+            grown = jnp.broadcast_shapes(feedback.shape, shape) != shape
+        except ValueError:
+            grown = True
+        if grown:
+            raise ValueError(f"{name} must have the evidence's shape {shape} (or broadcast to it); got "
+                             f"{feedback.shape}")
     check_unit_interval(forgetting, "forgetting", open_left=True)
+    return _beta_step(evidence, positive, negative, forgetting)
+
+
+@jax.jit
+def _beta_step(evidence, positive, negative, forgetting):
+    dtype = jnp.result_type(evidence.positive, evidence.negative)
+    positive, negative = positive.astype(dtype), negative.astype(dtype)
     return BetaEvidence(forgetting * evidence.positive + positive, forgetting * evidence.negative + negative)
 
 
@@ -81,18 +105,25 @@ def ewma_reliability(outcomes, *, alpha: float = 0.1, initial: float = 0.5) -> j
     Returns the score after every round (same shape as ``outcomes``).
     """
     outcomes = check_finite_array(outcomes, "outcomes")
+    if outcomes.ndim < 1:
+        raise ValueError("outcomes must have a time axis (axis 0), e.g. shape (rounds,) or (rounds, agents); "
+                         "got a scalar")
     if not isinstance(outcomes, jax.core.Tracer) and (
         (np.asarray(outcomes) < 0).any() or (np.asarray(outcomes) > 1).any()
     ):
         raise ValueError("outcomes must lie in [0, 1]")
     check_unit_interval(alpha, "alpha", open_left=True)
     check_unit_interval(initial, "initial")
+    return _ewma(outcomes, jnp.asarray(alpha, outcomes.dtype), jnp.asarray(initial, outcomes.dtype))
 
+
+@jax.jit
+def _ewma(outcomes, alpha, initial):
     def step(score, outcome):
         score = (1 - alpha) * score + alpha * outcome
         return score, score
 
-    _, history = jax.lax.scan(step, jnp.full(outcomes.shape[1:], initial, outcomes.dtype), outcomes)
+    _, history = jax.lax.scan(step, jnp.broadcast_to(initial, outcomes.shape[1:]), outcomes)
     return history
 
 
@@ -146,6 +177,10 @@ def eigentrust(local_trust, pretrusted=None, *, damping: float = 0.15, tol: floa
     if not isinstance(pretrusted, jax.core.Tracer) and not np.allclose(np.asarray(pretrusted).sum(-1), 1.0):
         raise ValueError("pretrusted must sum to 1 (a probability distribution)")
     check_unit_interval(damping, "damping", open_left=True)
+    if not isinstance(check_real_scalar(tol, "tol"), jax.core.Tracer) and not float(tol) >= 0.0:
+        raise ValueError(f"tol must be a nonnegative number; got {tol!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     return _eigentrust(local_trust, pretrusted, jnp.asarray(damping, local_trust.dtype), tol, max_steps=max_steps)
 
 
@@ -178,7 +213,9 @@ def _eigentrust(local_trust, pretrusted, damping, tol, *, max_steps):
 def penalize(reputation, detected, *, penalty: float = 0.5):
     """Multiply the reputation of agents caught misbehaving by ``1 - penalty``."""
     check_unit_interval(penalty, "penalty")
-    return jnp.where(jnp.asarray(detected, bool), (1.0 - penalty) * jnp.asarray(reputation), reputation)
+    reputation = check_finite_array(reputation, "reputation")
+    real_dtype(detected, "detected")
+    return jnp.where(jnp.asarray(detected, bool), (1.0 - penalty) * reputation, reputation)
 
 
 def price_tier(reputation, thresholds, multipliers):
@@ -187,10 +224,11 @@ def price_tier(reputation, thresholds, multipliers):
     ``thresholds`` ascending ``(K,)``; ``multipliers`` ``(K + 1,)``: an agent with
     reputation in ``[thresholds[k-1], thresholds[k])`` gets ``multipliers[k]``.
     """
+    reputation = check_finite_array(reputation, "reputation")
     thresholds = check_finite_array(thresholds, "thresholds")
     multipliers = check_finite_array(multipliers, "multipliers")
     if thresholds.ndim != 1 or multipliers.shape != (thresholds.shape[0] + 1,):
         raise ValueError("thresholds must be (K,) and multipliers (K + 1,)")
     if not isinstance(thresholds, jax.core.Tracer) and (np.diff(np.asarray(thresholds)) <= 0).any():
         raise ValueError("thresholds must be strictly increasing")
-    return multipliers[jnp.searchsorted(thresholds, jnp.asarray(reputation), side="right")]
+    return multipliers[jnp.searchsorted(thresholds, reputation.astype(thresholds.dtype), side="right")]

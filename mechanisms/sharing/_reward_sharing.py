@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_num_players
+from .._validation import as_real_array, check_num_players, real_dtype
 
 __all__ = [
     "proportional_rewards",
@@ -53,7 +53,8 @@ def proportional_rewards(contributions, pool):
       >>> proportional_rewards(jnp.array([1., 3.]), 8.0).tolist()
       [2.0, 6.0]
     """
-    contributions = jnp.asarray(contributions)
+    contributions = as_real_array(contributions, "contributions")
+    real_dtype(pool, "pool")
     if not isinstance(contributions, jax.core.Tracer):
         c = np.asarray(contributions)
         if c.ndim < 1 or c.shape[-1] < 1:

@@ -199,3 +199,32 @@ def test_gradient_refinement_finds_the_optimal_shading_that_a_grid_misses():
     refined, _ = ic_regret(smooth_pay_your_bid, values, costs, num_grid=5, gradient_steps=300, learning_rate=1e-3)
     assert float(coarse[0]) < exact_regret - 1e-4  # the grid alone underestimates
     assert float(refined[0]) == pytest.approx(exact_regret, abs=1e-7)
+
+
+RULES = {
+    "k_double_auction": functools.partial(k_double_auction, k=0.5),
+    "mcafee_double_auction": mcafee_double_auction,
+    "sbba_double_auction": functools.partial(sbba_double_auction, key=jax.random.key(3)),
+    "vcg_double_auction": vcg_double_auction,
+}
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_one_sided_and_empty_markets_are_valid_markets_with_no_trade(name):
+    """No sellers or no buyers (empty trader axes, batched or not), or every slot padding: nothing
+    trades and no money moves; the same traders facing only padding get the same (empty) outcome."""
+    rule = RULES[name]
+    traders = np.array([0.9, 0.4, 0.7])
+    for bids, asks in [(traders, np.zeros(0)), (np.zeros(0), traders), (np.ones((2, 3)), np.zeros((2, 0)))]:
+        c = rule(bids, asks)
+        assert c.buyer_trades.shape == bids.shape and c.seller_trades.shape == asks.shape
+        assert c.surplus.shape == bids.shape[:-1]
+        assert not np.asarray(c.buyer_trades).any() and not np.asarray(c.seller_trades).any()
+        for money in (c.buyer_payments, c.seller_receipts, c.surplus):
+            np.testing.assert_array_equal(money, 0.0)
+    padded = rule(traders, np.array([0.1, 0.2]), seller_mask=np.zeros(2, bool))
+    alone = rule(traders, np.zeros(0))
+    np.testing.assert_array_equal(padded.buyer_trades, alone.buyer_trades)
+    np.testing.assert_array_equal(padded.buyer_payments, alone.buyer_payments)
+    q, gains = efficient_trades(traders, np.zeros(0))
+    assert int(q) == 0 and float(gains) == 0.0

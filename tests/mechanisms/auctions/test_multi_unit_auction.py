@@ -203,3 +203,22 @@ def test_bad_input():
         huang_double_auction([1.0, 2.0], [0.5], [1.0, 1.0, 1.0], [1.0])
     with pytest.raises(ValueError, match="bids must be finite"):
         huang_double_auction([np.nan], [0.5], [1.0], [1.0])
+
+
+def test_one_sided_and_empty_markets_are_valid_markets_with_no_trade():
+    """No sellers, no buyers, neither, zero quantities or padding only: nothing trades, prices and money 0."""
+    prices, units = np.array([10.0, 8.0, 6.0]), np.array([3.0, 2.0, 4.0])
+    none = np.zeros(0)
+    for args in [(prices, none, units, none), (none, prices, none, units), (none, none, none, none),
+                 (prices, prices - 5, units, np.zeros(3)), (np.ones((2, 3)), np.ones((2, 0)), 1.0, 1.0)]:
+        c = huang_double_auction(*args)
+        assert c.buyer_quantities.shape == np.shape(args[0]) and c.seller_quantities.shape == np.shape(args[1])
+        for x in (c.buyer_quantities, c.seller_quantities, c.buyer_price, c.seller_price, c.buyer_payments,
+                  c.seller_receipts, c.surplus):
+            np.testing.assert_array_equal(x, 0.0)
+        volume, gains = efficient_multi_unit_trades(*args)
+        np.testing.assert_array_equal(volume, 0.0)
+        np.testing.assert_array_equal(gains, 0.0)
+    padded = huang_double_auction(prices, [1.0], units, [5.0], seller_mask=[False])
+    np.testing.assert_array_equal(padded.buyer_quantities, 0.0)
+    assert float(padded.surplus) == 0.0

@@ -167,3 +167,29 @@ def test_bad_input():
         eigentrust(np.full((2, 2), np.nan))
     with pytest.raises(ValueError, match="increasing"):
         price_tier(jnp.array([0.5]), jnp.array([0.8, 0.3]), jnp.array([1.0, 1.0, 1.0]))
+
+
+def test_bad_shapes_and_values_are_refused_before_jit():
+    fresh = BetaEvidence.fresh((3,))
+    with pytest.raises(ValueError, match=r"positive must have the evidence's shape \(3,\)"):
+        beta_update(fresh, jnp.ones(2), jnp.ones(3))
+    with pytest.raises(ValueError, match=r"negative must have the evidence's shape \(3,\)"):
+        beta_update(fresh, jnp.ones(3), jnp.ones(2))
+    with pytest.raises(ValueError, match="positive must have the evidence's shape"):
+        beta_update(fresh, jnp.ones((2, 3)), jnp.ones(3))  # would silently grow the evidence
+    with pytest.raises(ValueError, match="share a shape"):
+        beta_update(BetaEvidence(jnp.zeros(3), jnp.zeros(2)), jnp.ones(3), jnp.ones(3))
+    with pytest.raises(ValueError, match="evidence must be a BetaEvidence"):
+        beta_update((jnp.zeros(3), jnp.zeros(3)), jnp.ones(3), jnp.ones(3))
+    broadcast = beta_update(fresh, 1.0, jnp.zeros(3))  # one round's feedback for everyone is fine
+    np.testing.assert_allclose(broadcast.positive, [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="outcomes must have a time axis"):
+        ewma_reliability(0.5)
+    with pytest.raises(ValueError, match="reputation must be finite"):
+        price_tier(jnp.array([0.5, jnp.nan]), jnp.array([0.3]), jnp.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="reputation must be finite"):
+        penalize(jnp.array([jnp.nan]), jnp.array([True]))
+    with pytest.raises(ValueError, match="tol"):
+        eigentrust(np.ones((2, 2)), tol=-1.0)
+    with pytest.raises(ValueError, match="max_steps"):
+        eigentrust(np.ones((2, 2)), max_steps=0)

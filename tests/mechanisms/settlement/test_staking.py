@@ -46,3 +46,31 @@ def test_bad_input():
         slash([1.0], [True], fraction=1.5)
     with pytest.raises(ValueError, match="detection_probability"):
         honesty_margin([1.0], 1.0, gain=0.0, detection_probability=2.0, slash_fraction=0.1)
+
+
+def test_nothing_staked_is_refused():
+    """A split in proportion to stake is undefined when nothing is staked (the old rule split equally)."""
+    for stakes in ([0.0, 0.0], np.array([[1.0, 2.0], [0.0, 0.0]])):
+        with pytest.raises(ValueError, match="stakes must not all be zero"):
+            staking_rewards(stakes, 1.0)
+        with pytest.raises(ValueError, match="stakes must not all be zero"):
+            honesty_margin(stakes, 1.0, gain=0.1, detection_probability=0.5, slash_fraction=0.5)
+        with pytest.raises(ValueError, match="stakes must not all be zero"):
+            honest_validation_is_best_response(stakes, 1.0, gain=0.1, detection_probability=0.5, slash_fraction=0.5)
+    np.testing.assert_array_equal(slash([0.0, 0.0], [True, False], fraction=0.5), [0.0, 0.0])  # harmless
+    with pytest.raises(ValueError, match="reward must be finite"):
+        staking_rewards([1.0, 2.0], np.inf)
+    with pytest.raises(ValueError, match="gain must be finite"):
+        honesty_margin([1.0], 1.0, gain=np.nan, detection_probability=0.5, slash_fraction=0.5)
+    with pytest.raises(ValueError, match="stakes"):
+        staking_rewards(np.zeros((2, 0)), 1.0)
+
+
+def test_a_batch_of_markets_with_their_own_pools_and_gains():
+    stakes, pools = np.array([[1.0, 3.0], [2.0, 2.0]]), np.array([4.0, 8.0])
+    np.testing.assert_allclose(staking_rewards(stakes, pools), [[1.0, 3.0], [4.0, 4.0]])
+    margin = honesty_margin([1.0, 3.0], 4.0, gain=np.array([0.1, 5.0]), detection_probability=0.5,
+                            slash_fraction=0.5)
+    np.testing.assert_allclose(margin, [0.5 * (1.0 + 0.5) - 0.1, 0.5 * (3.0 + 1.5) - 5.0])
+    with pytest.raises(ValueError, match="reward must be finite"):
+        staking_rewards(stakes, np.array([4.0, np.nan]))
