@@ -257,8 +257,7 @@ def _draw(key, malicious_share, line_rating, params, base, profiles, *, num_agen
     capacity = jnp.where(is_disp, 1.1 * peak * plant_share, jnp.where(is_ren, farm, jnp.where(has_pv, pv, 0.0)))
     marginal_cost = jnp.where(is_disp, plant_cost, 0.0)
     emission_rate = jnp.where(is_disp, jnp.where(jnp.arange(N) == 0, 0.45, 0.95 - 3.5 * (plant_cost - 0.06)), 0.0)
-    forecast_error = jnp.where(is_pro & has_pv, 0.25, jnp.where(solar_farm, 0.2, jnp.where(is_ren, 0.3, 0.0))).astype(
-        dtype)  # strongly typed, as a replaced field would be (a weak type would compile another program)
+    forecast_error = jnp.where(is_pro & has_pv, 0.25, jnp.where(solar_farm, 0.2, jnp.where(is_ren, 0.3, 0.0)))
     generation_profile = np.where(solar_farm | is_pro, SOLAR, WIND).astype(np.int32)
     load_profile = np.where(is_pro, HOUSEHOLD, FLAT).astype(np.int32)
     middle = 0.5 * (retail + feed_in)
@@ -301,5 +300,6 @@ def _draw(key, malicious_share, line_rating, params, base, profiles, *, num_agen
         profiles=synthetic_profiles(next(keys), days=365, slots=T, dtype=dtype) if profiles is None else profiles,
         grid=grid, params=params,
         mechanism=mechanism, rules=default_rules(mechanism), profile_names=PROFILE_NAMES)
-    return scenario
+    # every field strongly typed, as a field a user replaces would be (a weak type compiles another program)
+    return jax.tree_util.tree_map(lambda x: x.astype(x.dtype), scenario)
 

@@ -19,7 +19,7 @@ from mechanisms import SettlementLedger, huang_double_auction
 
 from ..._tiny_path import ROOT  # noqa: F401  (keeps the repository root importable for the child)
 from ...games.market._tiny import DAYS, honest, invariant_violations, run_days, tiny_market
-from ._child import CHUNK, DAYS as KILL_DAYS, SEEDS, killed_run
+from ._child import CHUNK, DAYS as KILL_DAYS, SEEDS, killed_run, write_scenario
 
 SIM = dict(days=DAYS, seeds=2, chunk_days=2, progress=False)  # one compiled program for these tests
 
@@ -88,9 +88,12 @@ def test_without_misbehaviour_or_line_limits_every_day_is_the_one_shot_auction()
 
 
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
+    scenario = tiny_market(5)
+    for name in ("reference", "killed"):
+        (tmp_path / name).mkdir()
+        write_scenario(str(tmp_path / name), scenario)
     reference = killed_run(str(tmp_path / "reference"))
     folder = tmp_path / "killed"
-    folder.mkdir()
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), JAX_PLATFORMS="cpu")
     child = subprocess.Popen([sys.executable, "-m", "tests.analysis.simulation._child", str(folder)], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

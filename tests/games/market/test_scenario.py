@@ -21,6 +21,9 @@ def test_default_market_has_every_role_and_is_a_pure_function_of_its_key():
     assert scenario.num_agents == AGENTS and scenario.num_slots == SLOTS and scenario.profile_names == PROFILE_NAMES
     assert np.array_equal(scenario.datacenters, np.flatnonzero(roles == DATACENTER))
     assert int(scenario.bus[0]) == scenario.grid.slack  # the grid supply point
+    weak = [jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_flatten_with_path(scenario)[0]
+            if getattr(leaf, "weak_type", False)]
+    assert not weak, f"weakly typed fields compile another program once replaced: {weak}"
     again = tiny_market(3)
     for a, b in zip(jax.tree_util.tree_leaves(scenario), jax.tree_util.tree_leaves(again)):
         np.testing.assert_array_equal(a, b)
