@@ -146,3 +146,18 @@ def test_a_long_run_shows_a_progress_bar(capsys):
     simulate(tiny_market(2), key=jax.random.key(0), ledger=None, **{**SIM, "progress": True})
     err = capsys.readouterr().err
     assert "simulate" in err and f"{DAYS}/{DAYS}" in err and "day" in err
+
+
+@pytest.mark.slow  # 40 agents x 30 days x 4 seeds: its own compiled program
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## A market that lives for a year (simulation)", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "(4, 30, 24) (4, 30, 40)" and lines[1] == "True True"
+    assert lines[2].startswith("reputation after 30 days: honest ")
