@@ -18,24 +18,34 @@ from games import DATACENTER, DISPATCHABLE, PROSUMER, RENEWABLE
 from mechanisms import SettlementLedger, huang_double_auction
 
 from ..._tiny_path import ROOT  # noqa: F401  (keeps the repository root importable for the child)
-from ...games.market._tiny import DAYS, honest, invariant_violations, run_days, tiny_market
+from ...games.market._tiny import DAYS, SIM, honest, invariant_violations, run_days, tiny_market
 from ._child import CHUNK, DAYS as KILL_DAYS, SEEDS, killed_run, write_scenario
 
-SIM = dict(days=DAYS, seeds=2, chunk_days=2, progress=False)  # one compiled program for these tests
 
 
-def test_seeds_vectorized_equal_a_loop_of_single_seeds_and_the_ledger_verifies(tmp_path):
+@pytest.mark.slow  # run_days is a second compiled program (about 10 s)
+def test_seeds_vectorized_equal_a_loop_of_single_seeds():
     scenario = tiny_market(2)
     key = jax.random.key(7)
-    result = simulate(scenario, key=key, ledger=tmp_path / "ledger.db", **SIM)
-    assert isinstance(result, SimulationResult) and result.num_seeds == 2 and result.num_days == DAYS
-    assert result.prices.shape == (2, DAYS, 6) and result.reputation.shape == (2, DAYS, 12)
-    assert result.schedules.shape == (2, DAYS, scenario.num_datacenters, 6)
-    assert not invariant_violations(result.diagnostics)
+    result = simulate(scenario, key=key, **SIM)
     for seed, seed_key in enumerate(jax.random.split(key, 2)):
         _, alone = run_days(scenario, seed_key)
         for name in RESULT_FIELDS:
             np.testing.assert_allclose(getattr(result, name)[seed], alone[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_seeds_are_independent_and_the_ledger_verifies(tmp_path):
+    scenario = tiny_market(2)
+    keys = jax.random.split(jax.random.key(7), 2)
+    result = simulate(scenario, key=keys, ledger=tmp_path / "ledger.db", **SIM)
+    assert isinstance(result, SimulationResult) and result.num_seeds == 2 and result.num_days == DAYS
+    assert result.prices.shape == (2, DAYS, 6) and result.reputation.shape == (2, DAYS, 12)
+    assert result.schedules.shape == (2, DAYS, scenario.num_datacenters, 6)
+    assert not invariant_violations(result.diagnostics)
+    swapped = simulate(scenario, key=keys[::-1], **SIM)  # a seed's days depend on its key alone
+    for name in RESULT_FIELDS:
+        np.testing.assert_array_equal(getattr(swapped, name), getattr(result, name)[::-1], err_msg=name)
+    assert any(not np.array_equal(getattr(result, name)[0], getattr(result, name)[1]) for name in RESULT_FIELDS)  # they differ
     assert result.ledger.ok and result.ledger.height == DAYS
     with SettlementLedger(tmp_path / "ledger.db") as ledger:
         blocks = list(ledger.blocks())

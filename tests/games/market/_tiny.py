@@ -14,6 +14,8 @@ from analysis import simulate_days
 from games import default_market
 
 AGENTS, SLOTS, DAYS = 12, 6, 4
+#: ``simulate`` arguments of the fast tests: one compiled program (2 seeds, chunks of 2 days) for them all.
+SIM = dict(days=DAYS, seeds=2, chunk_days=2, progress=False)
 
 
 def tiny_market(seed: int = 0, **kwargs):
@@ -37,7 +39,7 @@ def honest(scenario, *, line_limits: bool = False):
 
 @functools.partial(jax.jit, static_argnames=("days",))
 def run_days(scenario, key, days: int = DAYS):
-    """One seed, jitted (one compiled program for every tiny auction market)."""
+    """One seed, jitted (one compiled program for every tiny auction market; the slow tests use it)."""
     return simulate_days(scenario, key, days=days)
 
 

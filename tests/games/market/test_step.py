@@ -11,9 +11,10 @@ import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
+from analysis import simulate
 from games.market import market_settlement, merit_order_dispatch
 
-from ._tiny import invariant_violations, run_days, tiny_market
+from ._tiny import SIM, invariant_violations, run_days, tiny_market
 
 MARKETS = st.fixed_dictionaries({
     "seed": st.integers(0, 2**31 - 1),
@@ -36,9 +37,9 @@ def market(draw: dict):
 @given(MARKETS)
 def test_invariants_hold_every_day_on_random_markets(draw):
     scenario, key = market(draw)
-    _, out = run_days(scenario, key)
-    assert not invariant_violations(out), invariant_violations(out)
-    assert np.isfinite(out["welfare"]).all() and (out["unserved_energy"] >= 0).all()
+    result = simulate(scenario, key=key, **SIM)  # the program of the simulation tests (one compilation)
+    assert not invariant_violations(result.diagnostics), invariant_violations(result.diagnostics)
+    assert np.isfinite(result.welfare).all() and (result.unserved_energy >= 0).all()
 
 
 # ------------------------------------------------------------------------------------------------
