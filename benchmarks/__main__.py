@@ -19,10 +19,10 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from benchmarks import (bench_auctions, bench_design, bench_energy, bench_finite, bench_ipm,  # noqa: E402
-                        bench_mechanisms, bench_sweeps)
+                        bench_market, bench_mechanisms, bench_sweeps)
 
 SUITES = {"finite": bench_finite, "mechanisms": bench_mechanisms, "energy": bench_energy, "sweeps": bench_sweeps,
-          "design": bench_design, "ipm": bench_ipm, "auctions": bench_auctions}
+          "design": bench_design, "ipm": bench_ipm, "auctions": bench_auctions, "market": bench_market}
 RESULTS_DIR = os.path.join(os.path.dirname(__file__), "results")
 
 

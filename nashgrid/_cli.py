@@ -1,4 +1,5 @@
-"""The ``nashgrid`` command line: ``solve`` a Gambit game, run a ``sweep`` from a TOML file, rebuild ``figures``.
+"""The ``nashgrid`` command line: ``solve`` a Gambit game, run a ``sweep`` or ``simulate`` a market from a TOML
+file, rebuild ``figures``.
 
 Every subcommand has ``--help``. A malformed file or a bad option ends with exit status 2 and
 one line on standard error (``nashgrid solve: error: ...``), never a traceback; a computation that
@@ -342,6 +343,106 @@ def _sweep(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# simulate
+
+_SIMULATE_KEYS = {"agents", "days", "seeds", "seed", "scenario_seed", "mechanism", "slots", "malicious_share",
+                  "enforcement", "line_rating", "jobs_per_datacenter", "chunk_days", "out", "ledger", "checkpoint",
+                  "progress", "simbench", "parameters"}
+
+
+def _simulate(args) -> int:
+    import tomllib
+
+    try:
+        with open(args.config, "rb") as f:
+            config = tomllib.load(f)
+    except OSError as error:
+        raise _UsageError(f"cannot read {args.config}: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise _UsageError(f"{args.config}: malformed TOML: {error}") from None
+    unknown = sorted(set(config) - _SIMULATE_KEYS)
+    if unknown:
+        raise _UsageError(f"{args.config}: unknown key(s) {unknown}; expected some of {sorted(_SIMULATE_KEYS)}")
+    for name in ("agents", "days"):
+        if name not in config:
+            raise _UsageError(f"{args.config}: {name} is required")
+    for name in ("agents", "days", "seeds", "seed", "scenario_seed", "slots", "jobs_per_datacenter", "chunk_days"):
+        if name in config and (isinstance(config[name], bool) or not isinstance(config[name], int)):
+            raise _UsageError(f"{args.config}: {name} must be an integer; got {config[name]!r}")
+    for name in ("enforcement", "progress"):
+        if name in config and not isinstance(config[name], bool):
+            raise _UsageError(f"{args.config}: {name} must be true or false; got {config[name]!r}")
+    parameters = config.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise _UsageError(f"{args.config}: [parameters] must be a table of market parameters")
+    here = os.path.dirname(os.path.abspath(args.config))
+    relative = lambda path: path if os.path.isabs(path) else os.path.join(here, path)
+    out = args.out or config.get("out")
+    if not isinstance(out, str) or not out:
+        raise _UsageError(f"{args.config}: out (the output folder) is required, in the file or as --out")
+    out = out if args.out is not None else relative(out)
+    ledger = config.get("ledger")
+    if ledger is not None and (not isinstance(ledger, str) or not ledger):
+        raise _UsageError(f"{args.config}: ledger must be a file name (relative to out)")
+    checkpoint = config.get("checkpoint", True)
+    if not isinstance(checkpoint, bool):
+        raise _UsageError(f"{args.config}: checkpoint must be true or false (the checkpoint lives in out)")
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # an application entry point, not an import side effect
+    import numpy as np
+
+    from analysis import simulate
+    from games import default_market
+
+    options = {name: config[name] for name in ("mechanism", "slots", "malicious_share", "enforcement", "line_rating",
+                                                "jobs_per_datacenter") if name in config}
+    try:
+        key = jax.random.key(config.get("scenario_seed", 0))
+        if "simbench" in config:  # its grid and its year of profiles
+            from games import simbench_market
+
+            scenario = simbench_market(config["simbench"], config["agents"], key, **options, **parameters)
+        else:
+            scenario = default_market(config["agents"], key, **options, **parameters)
+    except ImportError as error:
+        raise _UsageError(str(error)) from None
+    except (ValueError, TypeError) as error:
+        raise _UsageError(f"{args.config}: {error}") from None
+    os.makedirs(out, exist_ok=True)
+    try:
+        result = simulate(scenario, days=config["days"], seeds=config.get("seeds", 1),
+                          key=jax.random.key(config.get("seed", 0)), chunk_days=config.get("chunk_days"),
+                          ledger=None if ledger is None else os.path.join(out, ledger),
+                          checkpoint=os.path.join(out, "checkpoint") if checkpoint else None,
+                          progress=config.get("progress", True) and not args.no_progress)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    arrays = {name: getattr(result, name) for name in ("prices", "auction_prices", "schedules", "trades", "reputation",
+                                                        "stakes", "credits", "welfare", "renewable_share", "emissions",
+                                                        "unserved_energy")}
+    arrays.update({f"diagnostics.{name}": value for name, value in result.diagnostics.items()})
+    np.savez_compressed(os.path.join(out, "result.npz"), **arrays)
+    summary = {"agents": config["agents"], "days": config["days"], "seeds": result.num_seeds,
+               "mechanism": scenario.mechanism, "mean_price": float(result.prices.mean()),
+               "renewable_share": float(result.renewable_share.mean()),
+               "unserved_energy_per_day": float(result.unserved_energy.mean()),
+               "emissions_per_day": float(result.emissions.mean()), "welfare_per_day": float(result.welfare.mean()),
+               "invariants": result.invariants(), "seconds": round(result.seconds, 3),
+               "ledger": None if result.ledger is None else {"ok": result.ledger.ok, "height": result.ledger.height,
+                                                             "reason": result.ledger.reason}}
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"{result.num_seeds} seed(s) x {result.num_days} days of {config['agents']} agents in {os.path.abspath(out)}: "
+          f"mean price {summary['mean_price']:.4f}, renewable share {summary['renewable_share']:.3f}, unserved "
+          f"{summary['unserved_energy_per_day']:.3g} per day (result.npz, summary.json)")
+    if result.ledger is not None and not result.ledger.ok:
+        raise _Failure(f"the ledger does not verify: block {result.ledger.first_bad_block}: {result.ledger.reason}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
 # figures
 
 
@@ -397,6 +498,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     sweep.set_defaults(handler=_sweep)
 
+    simulate = commands.add_parser(
+        "simulate", help="simulate the repeated market described in a TOML file (days x seeds)",
+        description="Simulate the built-in market (games.default_market) for days x seeds as a TOML file describes: "
+                    "agents, days (required), seeds, seed (Monte Carlo key), scenario_seed, mechanism (auction or "
+                    "pricing), slots, malicious_share, enforcement, line_rating, jobs_per_datacenter, simbench (a "
+                    "SimBench grid code; needs nashgrid[data]), chunk_days, out (a folder, relative to the file: "
+                    "result.npz and summary.json), ledger (an SQLite file name in out), checkpoint (default true: "
+                    "run it again to resume), progress, and a [parameters] table of market parameters.")
+    simulate.add_argument("config", metavar="CONFIG.toml")
+    simulate.add_argument("--out", help="output folder (overrides the file's out; relative to the current folder)")
+    simulate.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    simulate.set_defaults(handler=_simulate)
+
     figures = commands.add_parser("figures", help="regenerate the paper figures (python -m papers)",
                                   description="Regenerate the registered paper figures into a folder.")
     figures.add_argument("--only", action="append", metavar="NAME", help="a figure to build (repeatable)")
@@ -421,7 +535,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        print("nashgrid: error: choose a command: solve, sweep or figures (see nashgrid --help)", file=sys.stderr)
+        print("nashgrid: error: choose a command: solve, sweep, simulate or figures (see nashgrid --help)",
+              file=sys.stderr)
         return 2
     prog = f"nashgrid {args.command}"
     try:

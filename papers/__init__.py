@@ -42,6 +42,6 @@ def save_figure(fig, data: dict, out_dir: str, name: str) -> list[str]:
 
 def load_all() -> dict[str, Callable]:
     """Import every figure module (which registers its figures) and return the registry."""
-    from . import demand_response, finite_games, mechanism_design, network_cournot  # noqa: F401
+    from . import demand_response, energy_for_ai, finite_games, mechanism_design, network_cournot  # noqa: F401
 
     return FIGURES
