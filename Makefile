@@ -28,11 +28,11 @@ demo: $(VENV)/.installed-core
 
 ## The test suite (hypothesis profile `ci`): under 10 minutes on 2 CPU cores.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 ## Longer hypothesis runs and tests marked slow.
 test-thorough: $(VENV)/.installed-test
-	NASHGRID_PROFILE=thorough $(PY) -m pytest -q
+	NASHGRID_PROFILE=thorough $(PY) -m pytest -q -n auto
 
 ## Side-by-side timings against peer libraries; writes benchmarks/RESULTS.md.
 bench: $(VENV)/.installed-bench

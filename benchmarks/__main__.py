@@ -59,6 +59,8 @@ def main(argv=None):
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     parser.add_argument("--only", action="append", choices=sorted(SUITES),
                         help="rerun only these suites; the others keep their last results")
+    parser.add_argument("--assemble", action="store_true",
+                        help="run nothing: rebuild RESULTS.md from the suites' last results in results/")
     args = parser.parse_args(argv)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -66,7 +68,7 @@ def main(argv=None):
         commit = "?"
     os.makedirs(RESULTS_DIR, exist_ok=True)
     header = f"_Measured on {datetime.date.today().isoformat()} at commit {commit} on: {machine()}._"
-    for name in args.only or sorted(SUITES):
+    for name in [] if args.assemble else args.only or sorted(SUITES):
         lines = [header, ""]
         for section in SUITES[name].run(quick=args.quick):
             lines += section + [""]

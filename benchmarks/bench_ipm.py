@@ -25,25 +25,17 @@ import time
 
 import jax
 import jax.numpy as jnp
-import networkx as nx
 import numpy as np
 
 from benchmarks._timing import timed_call
-from games import demand_response_game, grid_from_networkx, ieee30, network_cournot_game
+from benchmarks.bench_energy import _lattice
+from games import demand_response_game, ieee30, network_cournot_game
 from solvers import solve_gne
 
 T = 24
 
 
 # ----------------------------------------------------------------------------------------------- instances
-
-
-def _lattice(side, capacity):
-    G = nx.grid_2d_graph(side, side)
-    nx.set_node_attributes(G, "prosumer", "role")
-    nx.set_edge_attributes(G, 0.1, "reactance")
-    nx.set_edge_attributes(G, capacity, "capacity")
-    return grid_from_networkx(G, slack=(0, 0))
 
 
 def ieee30_cournot(seed=0, intercept=100.0, rating_scale=1.0):

@@ -272,19 +272,25 @@ def _distribution(name: str, value):
                       f"or a constant; got {value!r}")
 
 
-def _sweep(args) -> int:
+def _read_toml(path, keys) -> dict:
+    """A TOML file's table, every key one of ``keys``; a usage error (exit status 2) otherwise."""
     import tomllib
 
     try:
-        with open(args.config, "rb") as f:
+        with open(path, "rb") as f:
             config = tomllib.load(f)
     except OSError as error:
-        raise _UsageError(f"cannot read {args.config}: {error.strerror or error}") from None
+        raise _UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
-        raise _UsageError(f"{args.config}: malformed TOML: {error}") from None
-    unknown = sorted(set(config) - _SWEEP_KEYS)
+        raise _UsageError(f"{path}: malformed TOML: {error}") from None
+    unknown = sorted(set(config) - keys)
     if unknown:
-        raise _UsageError(f"{args.config}: unknown key(s) {unknown}; expected some of {sorted(_SWEEP_KEYS)}")
+        raise _UsageError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(keys)}")
+    return config
+
+
+def _sweep(args) -> int:
+    config = _read_toml(args.config, _SWEEP_KEYS)
 
     import jax
 
@@ -351,18 +357,7 @@ _SIMULATE_KEYS = {"agents", "days", "seeds", "seed", "scenario_seed", "mechanism
 
 
 def _simulate(args) -> int:
-    import tomllib
-
-    try:
-        with open(args.config, "rb") as f:
-            config = tomllib.load(f)
-    except OSError as error:
-        raise _UsageError(f"cannot read {args.config}: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise _UsageError(f"{args.config}: malformed TOML: {error}") from None
-    unknown = sorted(set(config) - _SIMULATE_KEYS)
-    if unknown:
-        raise _UsageError(f"{args.config}: unknown key(s) {unknown}; expected some of {sorted(_SIMULATE_KEYS)}")
+    config = _read_toml(args.config, _SIMULATE_KEYS)
     for name in ("agents", "days"):
         if name not in config:
             raise _UsageError(f"{args.config}: {name} is required")

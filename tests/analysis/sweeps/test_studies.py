@@ -115,4 +115,4 @@ def test_studies_check_their_parameters_before_running():
         demand_response_scenario(3, 2.0)
     with pytest.raises(ValueError, match="producers must be an integer"):
         cournot_scenario(0)
-    assert set(STUDIES) == {"demand_response", "network_cournot", "mechanisms"}
+    assert set(STUDIES) == {"demand_response", "network_cournot", "mechanisms", "market"}

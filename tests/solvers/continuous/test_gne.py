@@ -25,7 +25,7 @@ def three_bus(capacity_13=np.inf):
     return grid_from_networkx(G, slack=3)
 
 
-@given(st.integers(2, 6), st.floats(20.0, 200.0), st.floats(0.5, 3.0), st.floats(0.0, 10.0))
+@given(st.sampled_from([2, 6]), st.floats(20.0, 200.0), st.floats(0.5, 3.0), st.floats(0.0, 10.0))  # 2 compiled shapes
 def test_uncongested_matches_cournot_closed_form(producers, a, b, c):
     grid = ieee14()  # no published ratings: no line binds
     buses = np.arange(producers) % grid.num_buses
@@ -114,7 +114,7 @@ def test_max_steps_and_bad_input():
         network_cournot_game(three_bus(), np.array([0]), cost_linear=np.nan, demand_intercept=10.0, demand_slope=1.0)
 
 
-@pytest.mark.parametrize("case", ["ieee14", "lattice"])
+@pytest.mark.parametrize("case", ["ieee14", pytest.param("lattice", marks=pytest.mark.slow)])  # make test: IEEE 14
 def test_gradient_with_respect_to_every_reactance_equals_finite_differences(case):
     """d(total output + an LMP)/d(reactance of each line) through solve_gne, against central differences.
 

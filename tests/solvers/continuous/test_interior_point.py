@@ -47,16 +47,24 @@ def cournot_potential(game):
 
 def cournot_qp_minimum(game):
     """Independent oracle: the potential QP over q >= 0 and the line limits by scipy's SLSQP (an
-    active-set SQP method, Kraft 1988)."""
+    active-set SQP method, Kraft 1988), or scipy's trust-constr (Byrd, Hribar and Nocedal 1999) where
+    SLSQP's line search gives up before it is feasible (it does on some tightly rated instances)."""
     H, g = cournot_potential(game)
     A, upper = (np.asarray(v) for v in game.shared_constraints())
+    feasible = lambda q: bool(np.all(A @ q <= upper + 1e-9) and np.all(q >= -1e-12))
     res = scipy.optimize.minimize(lambda q: 0.5 * q @ H @ q + g @ q, np.zeros(g.size), jac=lambda q: H @ q + g,
                                   method="SLSQP", bounds=[(0, None)] * g.size,
                                   constraints=[dict(type="ineq", fun=lambda q: upper - A @ q, jac=lambda q: -A)],
                                   options=dict(ftol=1e-14, maxiter=1000))
-    assert res.status in (0, 8), res.message  # 8: line search stalled at machine precision
-    assert np.all(A @ res.x <= upper + 1e-9) and np.all(res.x >= -1e-12)
-    return res.x
+    if res.status in (0, 8) and feasible(res.x):  # 8: line search stalled at machine precision
+        return res.x
+    res = scipy.optimize.minimize(lambda q: 0.5 * q @ H @ q + g @ q, np.zeros(g.size), jac=lambda q: H @ q + g,
+                                  hess=lambda q: H, method="trust-constr", bounds=scipy.optimize.Bounds(0.0, np.inf),
+                                  constraints=[scipy.optimize.LinearConstraint(A, -np.inf, upper)],
+                                  options=dict(gtol=1e-12, xtol=1e-14, maxiter=5000))
+    x = np.maximum(res.x, 0.0)
+    assert feasible(x), res.message
+    return x
 
 
 def scaled_residual(game, x, mu, scale):
@@ -79,8 +87,12 @@ def matches_potential_qp(q, game):
         return False  # then q is farther than 1e-6 from every feasible point, the minimum included
     oracle = cournot_qp_minimum(game)
     value = lambda v: 0.5 * v @ H @ v + g @ v
-    # SLSQP's answer may sit a rounding error outside the limits, so its value may be below the minimum.
-    return bool(np.allclose(q, oracle, atol=1e-6) and value(q) <= value(oracle) + 1e-8 * (1 + abs(value(oracle))))
+    # The oracle may sit a rounding error outside the limits, so its value may be below the minimum. A
+    # natural residual r bounds the duality gap by about sum_i mu_i r, not by r: with congestion prices
+    # of hundreds and r ~ 1e-9 the gap is ~1e-6 (relative 2e-8 at 0.22 x the published ratings, where the
+    # potential is nearly flat along the binding lines and minimizers differ by 2e-5 between scipy,
+    # Clarabel at its defaults and this method).
+    return bool(np.allclose(q, oracle, atol=1e-4) and value(q) <= value(oracle) + 1e-7 * (1 + abs(value(oracle))))
 
 
 @settings(max_examples=6, deadline=None)

@@ -24,6 +24,7 @@ def peak_gradient(adjoint, **options):
     return np.asarray(jax.grad(objective)(game.a))
 
 
+@pytest.mark.slow  # 3,000 unrolled steps and four adjoint solvers: the thorough profile
 def test_every_adjoint_gives_the_same_gradient():
     reference = peak_gradient(ImplicitAdjoint())
     assert np.abs(reference).max() > 1e-3

@@ -50,6 +50,7 @@ def check_gradient(game_fn, objective, params0, solve, *, constraints=(), equali
     return result
 
 
+@pytest.mark.slow  # make test checks study 3's design gradient and design()'s own; study 1's runs in thorough
 def test_study1_design_gradient_equals_finite_differences():
     check_gradient(PRICING.game_fn, PRICING.objective, PARAMS0, PRICING.solve, equalities=(PRICING.balance,))
 
@@ -71,6 +72,7 @@ def test_study1_learned_price_beats_every_grid_searched_baseline():
     assert abs(float(S.relative_imbalance(game, rt["equilibrium"].strategies))) < 1e-9
 
 
+@pytest.mark.slow  # make test keeps studies 1 and 2's gradient checks; this one is study 4's
 def test_study4_scenario_gradient_equals_finite_differences():
     result = check_gradient(PRICING.game_fn, PRICING.objective, PARAMS0, PRICING.solve, equalities=(PRICING.balance,),
                             scenarios=DAYS)
@@ -114,6 +116,7 @@ def test_study2_per_producer_subsidies_recover_the_closed_form():
     assert float(S.social_welfare(game, result.equilibrium.strategies)) == pytest.approx(first_best, rel=1e-9)
 
 
+@pytest.mark.slow  # make test checks study 1's and study 3's design gradients; study 2 runs in thorough
 def test_study2_design_gradient_through_the_congested_equilibrium_equals_finite_differences():
     game = S.cournot_instance(rated=True)  # IEEE 30 with its ratings: two lines bind
     solve = S.cournot_solver(rated=True)
