@@ -90,7 +90,7 @@ class NetworkCournotGame(ContinuousGame, DenseSharedConstraints, BoxStrategySets
 
     def shared_constraints(self):
         """Linear shared constraints ``A q <= upper``: flows within limits both ways (infinite limits dropped)."""
-        H = self.grid.ptdf @ self.injection_matrix()
+        H = self.grid.transfer(self.injection_matrix())  # (lines, G) without the (lines, buses) PTDF
         A = jnp.concatenate([H, -H], axis=0)
         upper = jnp.concatenate([self.grid.capacity, self.grid.capacity])
         return A, upper

@@ -46,7 +46,7 @@ from mechanisms import pytree_dataclass, static_field
 
 from .._validation import check_number
 
-__all__ = ["ROLES", "Grid", "grid_from_networkx", "power_transfer_distribution_factors"]
+__all__ = ["ROLES", "Grid", "grid_from_networkx", "power_transfer_distribution_factors", "transfer_factors"]
 
 ROLES = ("producer", "consumer", "prosumer", "datacenter", "storage")
 
@@ -114,6 +114,14 @@ class Grid:
             raise ValueError(f"role must be one of {ROLES}; got {role!r}")
         return np.array([k for k, r in enumerate(self.roles) if r == role], dtype=int)
 
+    def transfer(self, injections) -> jax.Array:
+        """``ptdf @ injections`` for ``(buses, k)`` injection patterns: the cached PTDF where there is one,
+        else :func:`transfer_factors` (a Cholesky solve for the ``k`` patterns, not for every line)."""
+        cached = self.__dict__.get("_ptdf")
+        if cached is not None:
+            return cached @ injections
+        return transfer_factors(self.incidence, self.susceptance, self.slack, injections)
+
     def flows(self, injections) -> jax.Array:
         """Line flows ``PTDF @ injections`` (injections sum to zero; any imbalance lands on the slack)."""
         return jnp.asarray(injections) @ self.ptdf.T
@@ -124,21 +132,47 @@ def power_transfer_distribution_factors(incidence, susceptance, slack: int) -> j
 
     ``incidence`` ``K`` is ``(buses, lines)``, ``susceptance`` ``b`` is ``(lines,)`` (positive), ``slack``
     a bus index (static). The reduced susceptance matrix is symmetric positive definite for a connected
-    grid, so one Cholesky factorization serves all lines. Differentiable in ``b``.
+    grid, so one Cholesky factorization serves all lines. Differentiable in ``b``. See
+    :func:`transfer_factors` for the product with a few columns (what a game with few injection
+    patterns needs), which never forms the ``(lines, buses)`` matrix.
 
     Reference: Schweppe et al. (1988), app. D; Zimmerman et al. (2011), MATPOWER ``makePTDF``.
     """
+    n = jnp.shape(incidence)[-2]
+    return transfer_factors(incidence, susceptance, slack, jnp.eye(n, dtype=jnp.asarray(susceptance).dtype))
+
+
+def transfer_factors(incidence, susceptance, slack: int, injections) -> jax.Array:
+    """``PTDF @ injections`` (``(lines, k)`` for ``(buses, k)`` injection patterns) in ``O(n^3 / 3 + n^2 k)``.
+
+    The reduced susceptance matrix ``B_r = K_r diag(b) K_r^T`` is assembled line by line from the two
+    ends of each line (a scatter-add, not the dense product, which costs ``2 n^2 lines``), factorized by
+    Cholesky, and solved for the ``k`` patterns only: the bus angles ``theta = B_r^{-1} P_r`` (slack angle
+    0), then the flows ``b_l (theta_from - theta_to)``. On a 50x50 lattice (2,500 buses, 4,900 lines)
+    with 51 patterns this is about 5 GFlop instead of the 120 GFlop of the whole PTDF. Differentiable
+    in ``b`` and in ``injections``.
+    """
     K = jnp.asarray(incidence)
     b = jnp.asarray(susceptance)
-    n = K.shape[-2]
+    P = jnp.asarray(injections)
+    n, lines = K.shape[-2], K.shape[-1]
     keep = np.array([k for k in range(n) if k != slack], dtype=int)
-    if keep.size == 0:
-        return jnp.zeros((K.shape[-1], n), b.dtype)
-    K_reduced = K[keep]
-    weighted = K_reduced * b  # K_r diag(b), (buses - 1, lines)
-    factor = jax.scipy.linalg.cho_factor(weighted @ K_reduced.T)
-    transfer = jax.scipy.linalg.cho_solve(factor, weighted)  # B_r^{-1} K_r diag(b)
-    return jnp.zeros((K.shape[-1], n), b.dtype).at[:, keep].set(transfer.T)
+    if keep.size == 0 or lines == 0:
+        return jnp.zeros((lines, P.shape[-1]), jnp.result_type(b, P))
+    # The +1 and -1 of each column. On the host when the incidence is concrete (a grid closed over by a
+    # traced function would otherwise have XLA constant-fold an argmax over buses x lines: minutes on
+    # a 50x50 lattice); in the program when it is traced.
+    xp = jnp if isinstance(K, jax.core.Tracer) else np
+    K_ends = K if xp is jnp else np.asarray(K)
+    ends_from, ends_to = xp.argmax(K_ends, axis=0), xp.argmin(K_ends, axis=0)
+    columns = xp.arange(lines)
+    k_from, k_to = jnp.asarray(K_ends[ends_from, columns]), jnp.asarray(K_ends[ends_to, columns])
+    B = (jnp.zeros((n, n), b.dtype).at[ends_from, ends_from].add(b * k_from * k_from)
+         .at[ends_to, ends_to].add(b * k_to * k_to).at[ends_from, ends_to].add(b * k_from * k_to)
+         .at[ends_to, ends_from].add(b * k_from * k_to))
+    factor = jax.scipy.linalg.cho_factor(B[keep][:, keep])
+    theta = jnp.zeros((n, P.shape[-1]), jnp.result_type(b, P)).at[keep].set(jax.scipy.linalg.cho_solve(factor, P[keep]))
+    return b[:, None] * (k_from[:, None] * theta[ends_from] + k_to[:, None] * theta[ends_to])
 
 
 def grid_from_networkx(G: nx.Graph, *, slack=None) -> Grid:

@@ -162,6 +162,32 @@ def test_ptdf_follows_the_susceptances_and_is_differentiable():
         np.testing.assert_allclose(float(g[line]), float(fd), rtol=1e-6, atol=1e-10)
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_transfer_factors_equal_the_ptdf_product_without_forming_it(traced):
+    """``transfer_factors`` (angles for a few injection patterns, the Laplacian assembled line by line)
+    equals ``PTDF @ P`` from the whole PTDF, as do its derivatives in the susceptances, on the IEEE 30
+    case (taps, parallel lines) and a lattice, with the incidence concrete or traced."""
+    from games import power_transfer_distribution_factors, transfer_factors
+
+    for grid in (ieee30(), grid_2d(6, 5, reactance=0.1, capacity=1.0)):
+        P = jax.random.normal(jax.random.key(1), (grid.num_buses, 4))
+        whole = lambda K, b: power_transfer_distribution_factors(K, b, grid.slack) @ P
+        few = lambda K, b: transfer_factors(K, b, grid.slack, P)
+        if traced:
+            whole, few = jax.jit(whole), jax.jit(few)
+        K, b = grid.incidence, grid.susceptance
+        np.testing.assert_allclose(few(K, b), whole(K, b), atol=1e-13)
+        loss = lambda f: lambda b: (jax.numpy.sin(f(K, b)) ** 2).sum()
+        np.testing.assert_allclose(jax.grad(loss(few))(b), jax.grad(loss(whole))(b), atol=1e-12)
+        # and the PTDF itself against the textbook product diag(b) K^T B_r^{-1} (dense, independent)
+        keep = np.array([k for k in range(grid.num_buses) if k != grid.slack])
+        Kn, bn = np.asarray(K), np.asarray(b)
+        B = (Kn[keep] * bn) @ Kn[keep].T
+        textbook = np.zeros((grid.num_lines, grid.num_buses))
+        textbook[:, keep] = (bn[:, None] * Kn[keep].T) @ np.linalg.inv(B)
+        np.testing.assert_allclose(np.asarray(grid.ptdf), textbook, atol=1e-12)
+
+
 def test_tap_ratio_and_orientation_attributes():
     G = nx.Graph()
     G.add_nodes_from([1, 2, 3], role="prosumer")
