@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test test-thorough bench clean
+.PHONY: demo figures test test-thorough bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
-## Regenerate every registered paper figure into figures/ (the built-in default scenario).
+## Regenerate every registered paper figure into figures/ at demo sizes (the built-in default scenario).
 demo: $(VENV)/.installed-core
+	$(PY) -m papers --quick
+
+## The paper's figures at full size (much longer: see the README).
+figures: $(VENV)/.installed-core
 	$(PY) -m papers
 
 ## The test suite (hypothesis profile `ci`): under 10 minutes on 2 CPU cores.

@@ -194,8 +194,8 @@ def cournot_rows(quick):
         "## Networked Cournot: `solve_gne` (interior point, the default) against Clarabel on the potential QP",
         "",
         "nashgrid times `solve_gne(game)` as a user calls it (validation + one compiled program, the line "
-        "constraint matrix formed inside: the Grid derives its PTDF from the susceptances in every solve, a "
-        "Cholesky solve with one right-hand side per line that dominates on the 50x50 lattice) and the same "
+        "constraint matrix formed inside from the susceptances in every solve: one Cholesky factorization of the "
+        "reduced Laplacian and a solve for the producers' injection patterns, `games.transfer_factors`) and the same "
         "call inside the user's `jax.jit`; Clarabel 0.11 gets "
         "the QP's matrices prebuilt (setup + solve timed, default tolerances 1e-8); answers are checked against "
         f"Clarabel's solution at tolerance {REFERENCE_TOLERANCE:g}. Speed-up = Clarabel time / nashgrid time "
