@@ -31,7 +31,7 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     game, params0 = S.demand_response_instance(households, 2, hours=hours, seed=0)
     pricing = S.DynamicPricing(game, "peak_to_average")
     baselines = S.baseline_grid(game, "peak_to_average", solve=pricing.solve)
-    learned = pricing.run(params0, steps=steps)
+    learned = pricing.run(params0, steps=steps, progress=True)
     x = learned.equilibrium.strategies
     stats["study1"] = dict(
         baselines={k: v["objective"] for k, v in baselines.items()},
@@ -54,8 +54,8 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
 
     # (b) study 2
     free, rated = S.cournot_instance(rated=False), S.cournot_instance(rated=True)
-    design_free, _ = S.design_subsidies(free, rated=False, steps=300)
-    design_rated, (first_best, _) = S.design_subsidies(rated, rated=True, steps=300)
+    design_free, _ = S.design_subsidies(free, rated=False, steps=300, progress=True)
+    design_rated, (first_best, _) = S.design_subsidies(rated, rated=True, steps=300, progress=True)
     closed, q_star = S.efficient_subsidies(free)
     welfare = float(S.social_welfare(rated, design_rated.equilibrium.strategies))
     stats["study2"] = dict(closed_form=closed.tolist(), designed_free=np.asarray(design_free.params).tolist(),
@@ -76,7 +76,7 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     # (c) study 3
     instance = S.federated_instance(6)
     rules = S.compare_reward_rules(instance)
-    rewards = S.design_rewards(instance, steps=150)
+    rewards = S.design_rewards(instance, steps=150, progress=True)
     values = [rules["proportional"]["value_per_budget"], rules["shapley"]["value_per_budget"], -rewards.objective]
     stats["study3"] = dict(proportional=values[0], shapley=values[1], learned=values[2],
                            learned_weights=np.asarray(rewards.params).tolist())
@@ -89,9 +89,9 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     # (d) study 4
     train = S.renewable_scenarios(game, days, seed=1)
     test = S.renewable_scenarios(game, days, seed=2)
-    robust = pricing.run(params0, steps=steps, scenarios=train)
+    robust = pricing.run(params0, steps=steps, scenarios=train, progress=True)
     mean_day = S.DynamicPricing(dataclasses.replace(game, renewables=jnp.mean(train, 0)), "peak_to_average")
-    nominal = mean_day.run(params0, steps=steps)
+    nominal = mean_day.run(params0, steps=steps, progress=True)
     robust_par, robust_balance = S.evaluate_price_rule(game, robust.params, test, "peak_to_average")
     nominal_par, nominal_balance = S.evaluate_price_rule(game, nominal.params, test, "peak_to_average")
     stats["study4"] = dict(days=days, robust_mean_par=float(robust_par.mean()),
