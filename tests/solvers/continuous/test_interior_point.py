@@ -17,9 +17,9 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 from games import federated_contribution_game, ieee30, network_cournot_game
-from mechanisms import pytree_dataclass
 from solvers import Status, interior_point, solve_gne, solve_vi
 from solvers.continuous._problem import Problem
+from tests.solvers.continuous.test_newton import NoBounds
 from tests.solvers.continuous.test_storage import instance as storage_instance
 from tests.solvers.continuous.test_storage import potential_minimum
 from tests.solvers.continuous.test_variational import centralized_optimum
@@ -251,25 +251,6 @@ def test_solve_vi_interior_point_is_the_social_optimum(seed):
 def test_bad_arguments():
     """(MAX_STEPS of the default method: tests/solvers/test_gne.py.)"""
     game = congested()
-
-    @pytree_dataclass
-    class NoBounds:  # a continuous game with shared constraints, without polyhedral strategy sets
-        inner: object
-
-        def shared_constraints(self):
-            return self.inner.shared_constraints()
-
-        def pseudo_gradient(self, x):
-            return self.inner.pseudo_gradient(x)
-
-        def project(self, x):
-            return self.inner.project(x)
-
-        def initial_point(self):
-            return self.inner.initial_point()
-
-        def lipschitz_bound(self):
-            return self.inner.lipschitz_bound()
 
     with pytest.raises(ValueError, match="polyhedral"):
         solve_gne(NoBounds(game), method="interior_point")

@@ -12,6 +12,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from games import federated_contribution_game, ieee14, ieee30, network_cournot_game
+from mechanisms import pytree_dataclass
 from solvers import GNE_METHODS, Status, solve_gne, solve_vi
 from solvers._core._complementarity import box_fischer_burmeister, box_natural_residual
 from solvers.continuous._newton import complementarity_newton
@@ -82,29 +83,33 @@ def test_newton_solves_ieee30_with_binding_limits_where_extragradient_stalls():
     assert np.all(A @ np.asarray(newton.strategies) <= upper + 1e-9)
 
 
+@pytree_dataclass
+class NoBounds:
+    """A continuous game with shared constraints but no polyhedral description of its strategy sets
+    (it forwards everything else to ``inner``)."""
+
+    inner: object
+
+    def shared_constraints(self):
+        return self.inner.shared_constraints()
+
+    def pseudo_gradient(self, x):
+        return self.inner.pseudo_gradient(x)
+
+    def project(self, x):
+        return self.inner.project(x)
+
+    def initial_point(self):
+        return self.inner.initial_point()
+
+    def lipschitz_bound(self):
+        return self.inner.lipschitz_bound()
+
+
 def test_newton_reports_max_steps_and_rejects_games_without_lower_bounds():
     game = ieee30_congested()
     short = solve_gne(game, method="semismooth_newton", max_steps=3)
     assert int(short.status) == Status.MAX_STEPS and float(short.residual) > 1e-8
-
-    @dataclasses.dataclass(frozen=True)
-    class NoBounds:  # a continuous game with shared constraints but no polyhedral description
-        inner: object
-
-        def shared_constraints(self):
-            return self.inner.shared_constraints()
-
-        def pseudo_gradient(self, x):
-            return self.inner.pseudo_gradient(x)
-
-        def project(self, x):
-            return self.inner.project(x)
-
-        def initial_point(self):
-            return self.inner.initial_point()
-
-        def lipschitz_bound(self):
-            return self.inner.lipschitz_bound()
 
     with pytest.raises(ValueError, match="lower_bounds"):
         solve_gne(NoBounds(game), method="semismooth_newton")
