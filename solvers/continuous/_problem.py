@@ -138,6 +138,12 @@ class Problem:
         step = jnp.reciprocal(self.lipschitz())
         return jnp.max(jnp.abs(x - self.project(x - step * self.operator(x)))) / _size(x)
 
+    def constraint_scale(self):
+        """``||A||`` (the game's bound), or 1 without constraint rows: the scaled multipliers are
+        ``mu ||A|| / L`` and the scaled slacks ``(upper - A x) / ||A||``."""
+        norm = self.norm_bound()
+        return jnp.where(norm > 0, norm, 1.0)
+
     def primal_dual_residual(self, w):
         """The scale-invariant natural-map residual of the primal-dual VI (both blocks, sup norm).
 
@@ -148,8 +154,7 @@ class Problem:
         """
         x, mu = w
         L = self.lipschitz()
-        norm = self.norm_bound()
-        norm = jnp.where(norm > 0, norm, 1.0)
+        norm = self.constraint_scale()
         Fx, Fmu = self.primal_dual_operator(w)
         primal = jnp.max(jnp.abs(x - self.project(x - Fx / L)))
         mu_scaled = mu * norm / L

@@ -161,14 +161,11 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     step_size = jnp.asarray(check_step_size(step_size))
     if method == "interior_point":
         result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
-                                          unique=declared_unique(game))
-        if certify:
-            result = certify_deviations(game, result, tol)
+                                          unique=declared_unique(game), certify=certify)
         return maybe_throw(result, throw, f"solve_vi[{method}]")
     unrolled = isinstance(adjoint, UnrolledAdjoint)
-    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled)
-    if certify:
-        result = certify_deviations(game, result, tol)
+    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled,
+                       certify=certify)
     if isinstance(adjoint, ImplicitAdjoint):
         x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), jax.lax.stop_gradient(result.strategies),
                                  Problem(game).unique)
@@ -176,16 +173,19 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     return maybe_throw(result, throw, f"solve_vi[{method}]")
 
 
-@functools.partial(jax.jit, static_argnames=("adjoint", "max_steps", "unique"))
-def _solve_vi_interior_point(game, x0, step_size, tol, adjoint, *, max_steps, unique):
+@functools.partial(jax.jit, static_argnames=("adjoint", "max_steps", "unique", "certify"))
+def _solve_vi_interior_point(game, x0, step_size, tol, adjoint, *, max_steps, unique, certify):
     out = interior_point(jax.lax.stop_gradient(game), tol=tol, max_steps=max_steps, shared=False,
                          x0=None if x0 is None else jax.lax.stop_gradient(x0))
     x = jnp.where(out.infeasible, jnp.nan, out.x)  # never a plausible profile for an empty strategy set
     if isinstance(adjoint, ImplicitAdjoint):
         x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), x, unique)
     stats = dict(out.stats, natural_residual=Problem(game).natural_residual(x))  # the other methods' residual
-    return VariationalEquilibrium(strategies=x, residual=out.residual, iterations=out.iterations,
-                                  status=interior_point_status(out), stats=stats)
+    result = VariationalEquilibrium(strategies=x, residual=out.residual, iterations=out.iterations,
+                                    status=interior_point_status(out), stats=stats)
+    # In the solve's program: the deviations' constraint products reuse what the solve derived (a
+    # separate call would derive the grid's factors again).
+    return certify_deviations(game, result, tol) if certify else result
 
 
 def _fixed_point_map(params, x):
@@ -195,8 +195,13 @@ def _fixed_point_map(params, x):
     return projected_step(problem.operator, problem.project, x, step_size)
 
 
-@functools.partial(jax.jit, static_argnames=("method", "max_steps", "unrolled"))
-def _solve_vi(game, x0, step_size, tol, *, method, max_steps, unrolled=False):
+@functools.partial(jax.jit, static_argnames=("method", "max_steps", "unrolled", "certify"))
+def _solve_vi(game, x0, step_size, tol, *, method, max_steps, unrolled=False, certify=False):
+    result = _iterate_vi(game, x0, step_size, tol, method=method, max_steps=max_steps, unrolled=unrolled)
+    return certify_deviations(game, result, tol) if certify else result  # in the solve's program
+
+
+def _iterate_vi(game, x0, step_size, tol, *, method, max_steps, unrolled):
     problem = Problem(game)
     F, P = problem.operator, problem.project
     x0 = game.initial_point() if x0 is None else P(x0)  # inside jit: no eager op-by-op dispatch
