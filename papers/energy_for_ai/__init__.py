@@ -99,3 +99,6 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "market_year.pdf"))
     return [os.path.join(out_dir, "market_year.pdf"), *save_figure(fig, stats, out_dir, "market_year")]
+
+
+from . import demand  # noqa: E402,F401  (registers figures 1, 2, 4 and 5)
