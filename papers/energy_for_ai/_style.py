@@ -48,3 +48,12 @@ def save(fig, data: dict, out_dir: str, name: str) -> list[str]:
     pdf = os.path.join(out_dir, f"{name}.pdf")
     fig.savefig(pdf)
     return [pdf, *save_figure(fig, data, out_dir, name)]
+
+
+def band(ax, x, values, colour, label, **line):
+    """Median over the first axis of ``values`` ``(seeds, len(x))`` and its 10-90% band."""
+    import numpy as np
+
+    low, mid, high = np.percentile(np.asarray(values), [10, 50, 90], axis=0)
+    ax.fill_between(x, low, high, color=colour, alpha=0.2, lw=0)
+    ax.plot(x, mid, color=colour, label=label, **{"lw": 1.2, **line})
