@@ -101,4 +101,4 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     return [os.path.join(out_dir, "market_year.pdf"), *save_figure(fig, stats, out_dir, "market_year")]
 
 
-from . import demand, federated, grids, trust  # noqa: E402,F401  (register figures 1 to 5, 8 and 11)
+from . import auctions, demand, federated, grids, trust  # noqa: E402,F401  (register figures 1 to 8, 10, 11)
