@@ -1,4 +1,8 @@
-"""Figures of the energy-for-AI paper (issue 15): a year of the simulated market.
+"""Figures of the energy-for-AI paper (issue 15); ``README.md`` here lists them all with their commands.
+
+This module holds figure 9, ``market_year``; the others live in :mod:`.demand` (figures 1, 2, 4, 5),
+:mod:`.grids` (3), :mod:`.auctions` (6, 7, 10), :mod:`.trust` (8) and :mod:`.federated` (11), all drawn
+in the style of :mod:`._style` (Okabe-Ito colours, PDF + PNG + JSON).
 
 ``market_year``: the built-in synthetic market (:func:`games.default_market`: renewable farms with
 forecast errors, dispatchable plants, prosumers with batteries, data centers with LLM training jobs and
