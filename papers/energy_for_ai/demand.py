@@ -74,13 +74,13 @@ def demand_response_par(out_dir: str, *, quick: bool = False) -> list[str]:
                  datacenter_load_equilibrium=equilibrium[datacenters].sum(0).tolist())
     fig, ax = plt.subplots(figsize=(9, 3.8))
     edges = np.arange(T + 1)
-    ax.stairs(no_response.sum(0), edges, color=PALETTE[1], lw=1.5,
+    ax.stairs(no_response.sum(0), edges, color=PALETTE[1], lw=1.5, baseline=None,
               label=f"no response, all users (PAR {stats['par_no_response']:.2f})")
-    ax.stairs(equilibrium.sum(0), edges, color=PALETTE[0], lw=1.8,
+    ax.stairs(equilibrium.sum(0), edges, color=PALETTE[0], lw=1.8, baseline=None,
               label=f"daily-billing equilibrium, all users (PAR {stats['par_equilibrium']:.2f})")
-    ax.stairs(no_response[datacenters].sum(0), edges, color=PALETTE[1], lw=1.0, ls="--",
+    ax.stairs(no_response[datacenters].sum(0), edges, color=PALETTE[1], lw=1.0, baseline=None, ls="--",
               label="no response, data centers")
-    ax.stairs(equilibrium[datacenters].sum(0), edges, color=PALETTE[0], lw=1.0, ls="--",
+    ax.stairs(equilibrium[datacenters].sum(0), edges, color=PALETTE[0], lw=1.0, baseline=None, ls="--",
               label="equilibrium, data centers")
     ax.axvspan(8, 22, color="0.92", zorder=0, label="dear hours (a_t higher)")
     ax.set_xlabel("hour")
@@ -168,9 +168,9 @@ def datacenter_shifting(out_dir: str, *, quick: bool = False) -> list[str]:
                       label="solar output")
     for colour, name in zip((PALETTE[1], PALETTE[3], PALETTE[0], PALETTE[2]), shown):
         row = stats["rules"][name]
-        left.stairs(row["datacenter_load"], hour, color=colour, lw=1.6,
+        left.stairs(row["datacenter_load"], hour, color=colour, lw=1.6, baseline=None,
                     label=f"{name}: {100 * row['datacenter_share_in_solar_hours']:.0f}% in solar hours")
-        right.stairs(row["prices"], hour, color=colour, lw=1.6, label=name)
+        right.stairs(row["prices"], hour, color=colour, lw=1.6, baseline=None, label=name)
     left.set_xlabel("hour")
     left.set_ylabel("data centers' load (energy per slot)")
     left.set_title("(a) training jobs follow the sun under dynamic prices")
@@ -210,7 +210,8 @@ def learned_price_rule(out_dir: str, *, quick: bool = False) -> list[str]:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw=dict(width_ratios=(3, 2)))
     for colour, (name, row) in zip(PALETTE, summary.items()):
         lw = 2.2 if name == "learned monotone" else 1.2
-        left.stairs(row["net_load"], hour, color=colour, lw=lw, label=f"{name} (PAR {row['peak_to_average']:.3f})")
+        left.stairs(row["net_load"], hour, color=colour, lw=lw, baseline=None,
+                   label=f"{name} (PAR {row['peak_to_average']:.3f})")
     left.set_xlabel("hour")
     left.set_ylabel("net load (after solar)")
     left.set_title("(a) net load at the users' equilibrium")

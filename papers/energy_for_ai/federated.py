@@ -22,8 +22,8 @@ def federated_rewards(out_dir: str, *, quick: bool = False) -> list[str]:
     proportional to effort (a Tullock 1980 lottery contest), Shapley values of ``v(S) = V(sum_{i in S}
     e_i)`` (Shapley 1953), and a weighted proportional rule whose weights are learned by
     :func:`solvers.design` (implicit gradients through the equilibrium) to maximize ``V(E*) / B``.
-    Left: value per unit of reward against the budget, relative to the proportional rule's; right: the participants' equilibrium efforts at
-    ``B = 5``.
+    Left: value per unit of reward against the budget, relative to the proportional rule's; right: the
+    participants' equilibrium efforts at ``B = 5``.
 
     Reproduces the design of reward rules for federated learning as contests (Zhan et al. 2021, "A survey
     of incentive mechanism design for federated learning"; handicapped contests: Franke et al. 2013, whose
