@@ -27,9 +27,7 @@ from analysis import simulate
 from games import default_market
 
 from .. import register, save_figure
-
-#: Colour-blind-safe colours (Okabe and Ito 2008): blue, vermillion, bluish green, orange.
-COLOURS = ("#0072B2", "#D55E00", "#009E73", "#E69F00")
+from ._style import COLOURS, styled  # Okabe and Ito (2008): blue, vermillion, bluish green, orange
 
 
 def _band(ax, days, values, colour, label):
@@ -40,6 +38,7 @@ def _band(ax, days, values, colour, label):
 
 
 @register("market_year")
+@styled
 def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     """A year of the simulated market: prices, renewable share, unserved energy, credits and reputations.
 
@@ -92,6 +91,7 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     _band(twin, days, result.reputation[:, :, ~malicious].mean(-1), COLOURS[0], "reputation, honest")
     if malicious.any():
         _band(twin, days, result.reputation[:, :, malicious].mean(-1), COLOURS[1], "reputation, malicious")
+    twin.spines["right"].set_visible(True)  # the paper's style hides right spines; a twin axis needs it
     twin.set_ylim(0, 1)
     twin.set_ylabel("mean reputation")
     lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
