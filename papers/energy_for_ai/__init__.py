@@ -1,4 +1,8 @@
-"""Figures of the energy-for-AI paper (issue 15): a year of the simulated market.
+"""Figures of the energy-for-AI paper (issue 15); ``README.md`` here lists them all with their commands.
+
+This module holds figure 9, ``market_year``; the others live in :mod:`.demand` (figures 1, 2, 4, 5),
+:mod:`.grids` (3), :mod:`.auctions` (6, 7, 10), :mod:`.trust` (8) and :mod:`.federated` (11), all drawn
+in the style of :mod:`._style` (Okabe-Ito colours, PDF + PNG + JSON).
 
 ``market_year``: the built-in synthetic market (:func:`games.default_market`: renewable farms with
 forecast errors, dispatchable plants, prosumers with batteries, data centers with LLM training jobs and
@@ -23,9 +27,7 @@ from analysis import simulate
 from games import default_market
 
 from .. import register, save_figure
-
-#: Colour-blind-safe colours (Okabe and Ito 2008): blue, vermillion, bluish green, orange.
-COLOURS = ("#0072B2", "#D55E00", "#009E73", "#E69F00")
+from ._style import COLOURS, styled  # Okabe and Ito (2008): blue, vermillion, bluish green, orange
 
 
 def _band(ax, days, values, colour, label):
@@ -36,6 +38,7 @@ def _band(ax, days, values, colour, label):
 
 
 @register("market_year")
+@styled
 def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     """A year of the simulated market: prices, renewable share, unserved energy, credits and reputations.
 
@@ -88,6 +91,7 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     _band(twin, days, result.reputation[:, :, ~malicious].mean(-1), COLOURS[0], "reputation, honest")
     if malicious.any():
         _band(twin, days, result.reputation[:, :, malicious].mean(-1), COLOURS[1], "reputation, malicious")
+    twin.spines["right"].set_visible(True)  # the paper's style hides right spines; a twin axis needs it
     twin.set_ylim(0, 1)
     twin.set_ylabel("mean reputation")
     lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
@@ -99,3 +103,6 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "market_year.pdf"))
     return [os.path.join(out_dir, "market_year.pdf"), *save_figure(fig, stats, out_dir, "market_year")]
+
+
+from . import auctions, demand, federated, grids, trust  # noqa: E402,F401  (register figures 1 to 8, 10, 11)

@@ -28,10 +28,7 @@ def figure(out_dir: str, *, quick: bool = False) -> list[str]:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
 
     # (a) study 1
-    game, params0 = S.demand_response_instance(households, 2, hours=hours, seed=0)
-    pricing = S.DynamicPricing(game, "peak_to_average")
-    baselines = S.baseline_grid(game, "peak_to_average", solve=pricing.solve)
-    learned = pricing.run(params0, steps=steps, progress=True)
+    game, params0, pricing, baselines, learned = S.pricing_study(households, 2, hours, steps)  # shared, cached
     x = learned.equilibrium.strategies
     stats["study1"] = dict(
         baselines={k: v["objective"] for k, v in baselines.items()},

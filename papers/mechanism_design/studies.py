@@ -203,6 +203,21 @@ def baseline_grid(game, metric: str, *, solve=None, tou_levels=9, linear_slopes=
     return results
 
 
+@functools.lru_cache(maxsize=4)
+def pricing_study(num_households: int, num_datacenters: int, hours: int, steps: int,
+                  metric: str = "peak_to_average"):
+    """Study 1 on :func:`demand_response_instance` (seed 0), computed once per size in a process: the
+    flat, time-of-use and linear real-time baselines (:func:`baseline_grid`) and the learned monotone
+    price (:meth:`DynamicPricing.run`, with a progress bar). The ``mechanism_design`` figure and the
+    energy-for-AI paper's ``datacenter_shifting`` and ``learned_price_rule`` figures draw the same runs.
+    Returns ``(game, params0, pricing, baselines, learned)``."""
+    game, params0 = demand_response_instance(num_households, num_datacenters, hours=hours, seed=0)
+    pricing = DynamicPricing(game, metric)
+    baselines = baseline_grid(game, metric, solve=pricing.solve)
+    learned = pricing.run(params0, steps=steps, progress=True)
+    return game, params0, pricing, baselines, learned
+
+
 def flat_to_traced(game, rule, params):
     """``game`` under another rule, without the eager checks (inside vmap)."""
     return dataclasses.replace(game, price_rule=rule, price_params=params)
