@@ -113,10 +113,11 @@ def _entry_points(max_steps: int, slots: int | None):
 
 
 def _default_slots(batch: int) -> int:
-    """Slots of the work queue. 128 was fastest for 10,000 random 20x20 games on a 2-core CPU
-    (benchmarks/RESULTS.md); more slots lengthen the tail after the queue empties, fewer
-    leave the vector units idle."""
-    return int(min(batch, 128))
+    """Slots of the work queue. 64 was fastest for 10,000 random 20x20 games on a shared 2-core CPU
+    (48 to 64 within noise; 128 was 10% slower, 256 a third): more slots lengthen the tail after the
+    queue empties and leave the working set out of cache, fewer pay the fixed cost of each kernel
+    launch on fewer pivots."""
+    return int(min(batch, 64))
 
 
 class _Path(NamedTuple):
