@@ -203,8 +203,10 @@ def _vertex_of(rhs0, basis0, rhs1, basis1):
     """x and y from the right-hand sides and bases of both dictionaries: x_i is the value of label i
     where it is basic in P (else 0), y_j that of label m + j in Q."""
     m, n = rhs1.shape[-1], rhs0.shape[-1]
-    x = jnp.sum(jnp.where(basis0[..., None, :] == jnp.arange(m)[:, None], rhs0[..., None, :], 0.0), axis=-1)
-    y = jnp.sum(jnp.where(basis1[..., None, :] == jnp.arange(m, m + n)[:, None], rhs1[..., None, :], 0.0), axis=-1)
+    is_x = basis0[..., None, :] == jnp.arange(m, dtype=basis0.dtype)[:, None]  # (..., m, n)
+    is_y = basis1[..., None, :] == jnp.arange(m, m + n, dtype=basis1.dtype)[:, None]  # (..., n, m)
+    x = jnp.sum(jnp.where(is_x, rhs0[..., None, :], 0.0), axis=-1)
+    y = jnp.sum(jnp.where(is_y, rhs1[..., None, :], 0.0), axis=-1)
     return x, y
 
 
