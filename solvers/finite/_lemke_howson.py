@@ -31,8 +31,8 @@ import jax.numpy as jnp
 
 from games import NormalFormGame
 
-from .._core._pivoting import (break_ratio_ties, exchange, materialized, min_max, min_ratio_rows, one_and_many,
-                               unit_range_plus_one)
+from .._core._pivoting import (break_ratio_ties, exchange, first_true, last_true, materialized, min_max,
+                               min_ratio_rows, one_and_many, unit_range_plus_one)
 from .._core._validation import check_game, check_label, check_positive_int, check_tol
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
 
@@ -50,7 +50,9 @@ def lemke_howson(
     """One Nash equilibrium of a two-player game by the Lemke-Howson algorithm.
 
     Args:
-      game: a two-player :class:`~games.NormalFormGame`, possibly batched.
+      game: a two-player :class:`~games.NormalFormGame`, possibly batched. A batch, or ``jax.vmap`` of
+        this function (the same program, the same bits), runs through one jitted work queue of 64 paths
+        that take the next game as they finish, each answer certified on its own payoffs.
       init_label: the label dropped first, ``0 <= init_label < m + n``
         (``< m``: a row action, else column action ``init_label - m``).
         Different labels may lead to different equilibria.
@@ -171,20 +173,22 @@ def _advance(path: _Path, max_steps) -> _Path:
     entering, turn, done, degenerate, steps = path.entering, path.turn, path.done, path.degenerate, path.steps
     for t in (0, 1):
         active = (~done) & (turn == t) & (steps < max_steps)
-        col = jnp.argmax(nonbasic[t] == entering[:, None], axis=1)
+        col = first_true(nonbasic[t] == entering[:, None])
         candidates, safe, found = jax.vmap(min_ratio_rows)(D[t], col)
-        tied = jnp.any(active & (jnp.sum(candidates.astype(jnp.int32), axis=1) > 1))
+        row = first_true(candidates)
+        tied = jnp.any(active & (last_true(candidates) > row))
         break_ties = jax.vmap(break_ratio_ties, in_axes=(0, 0, 0, 0, 0, None))
-        candidates = jax.lax.cond(tied, lambda c, t=t: break_ties(D[t], c, safe, basis[t], nonbasic[t], lex[t]),
-                                  lambda c: c, candidates)
-        row = jnp.argmax(candidates, axis=1)
+        row = jax.lax.cond(tied, lambda r, t=t: first_true(break_ties(D[t], candidates, safe, basis[t], nonbasic[t],
+                                                                       lex[t])),
+                           lambda r: r, row)
+        row = jnp.where(found, row, 0)  # no pivot row: the path stops (DEGENERATE); keep the indices in range
         leaving = jnp.take_along_axis(basis[t], row[:, None], axis=1)[:, 0]
         moving = active & found
         D[t] = jax.vmap(exchange)(D[t], row, col, moving)
-        basis[t] = jnp.where(moving[:, None] & (jnp.arange(basis[t].shape[1]) == row[:, None]), entering[:, None],
-                             basis[t])
-        nonbasic[t] = jnp.where(moving[:, None] & (jnp.arange(nonbasic[t].shape[1]) == col[:, None]),
-                                leaving[:, None], nonbasic[t])
+        at_row = jnp.arange(basis[t].shape[1], dtype=jnp.int32) == row[:, None]
+        at_col = jnp.arange(nonbasic[t].shape[1], dtype=jnp.int32) == col[:, None]
+        basis[t] = jnp.where(moving[:, None] & at_row, entering[:, None], basis[t])
+        nonbasic[t] = jnp.where(moving[:, None] & at_col, leaving[:, None], nonbasic[t])
         degenerate = degenerate | (active & ~found)
         done = done | (moving & (leaving == path.label)) | (active & ~found)
         entering = jnp.where(moving, leaving, entering)
