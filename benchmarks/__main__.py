@@ -1,6 +1,7 @@
 """Run every benchmark and write benchmarks/RESULTS.md.
 
-Usage: ``python -m benchmarks [--quick]``. Timings are wall-clock medians of
+Usage: ``python -m benchmarks [--quick]`` (``--only SUITE`` reruns one suite, ``--lemke-howson-only`` only the
+Lemke-Howson section of the finite suite). Timings are wall-clock medians of
 repeated runs after a warm-up (compilation excluded and reported separately);
 peers run on the same instances, on the same machine, in the same process.
 """
@@ -61,6 +62,8 @@ def main(argv=None):
                         help="rerun only these suites; the others keep their last results")
     parser.add_argument("--assemble", action="store_true",
                         help="run nothing: rebuild RESULTS.md from the suites' last results in results/")
+    parser.add_argument("--lemke-howson-only", action="store_true",
+                        help="rerun only the Lemke-Howson section of the finite suite (its other sections are kept)")
     args = parser.parse_args(argv)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -68,7 +71,9 @@ def main(argv=None):
         commit = "?"
     os.makedirs(RESULTS_DIR, exist_ok=True)
     header = f"_Measured on {datetime.date.today().isoformat()} at commit {commit} on: {machine()}._"
-    for name in [] if args.assemble else args.only or sorted(SUITES):
+    if args.lemke_howson_only:
+        bench_finite.rerun_lemke_howson(os.path.join(RESULTS_DIR, "finite.md"), quick=args.quick)
+    for name in [] if args.assemble or args.lemke_howson_only else args.only or sorted(SUITES):
         lines = [header, ""]
         for section in SUITES[name].run(quick=args.quick):
             lines += section + [""]

@@ -140,15 +140,28 @@ def exchange(D: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | b
     every column becomes ``D - (d - e_row) D[row] / p`` (Gauss-Jordan), except column ``col``, which now
     belongs to the leaving variable: ``-d / p`` with ``1 / p`` in ``row``. With ``active`` False, ``D`` is
     returned unchanged.
+
+    The update is a plain rank-one multiply-subtract followed by a write of column ``col`` (a select
+    between the two inside the update made the pivot about a third slower on a CPU under ``vmap``).
     """
+    rows = D.shape[0]
+    active = jnp.asarray(active)
     p = D[row, col]
+    p = jnp.where(active, p, jnp.ones_like(p))  # an idle pivot may sit on a zero: keep its vectors finite
     d = D[:, col]
-    at_row = jnp.arange(D.shape[0]) == row
+    at_row = jnp.arange(rows, dtype=jnp.asarray(row).dtype) == row
     pivot_row = D[row] / p
-    updated = D - (d - at_row.astype(D.dtype))[:, None] * pivot_row[None, :]
-    leaving = jnp.where(at_row, 1.0 / p, -d / p)
-    updated = jnp.where((jnp.arange(D.shape[1]) == col)[None, :], leaving[:, None], updated)
-    return jnp.where(active, updated, D)
+    adjust = jnp.where(active, d - at_row.astype(D.dtype), jnp.zeros_like(d))
+    leaving = jnp.where(active, jnp.where(at_row, 1.0 / p, -d / p), d)  # idle: the column is written back
+    return (D - adjust[:, None] * pivot_row[None, :]).at[:, col].set(leaving)
+
+
+def materialized(x: jax.Array) -> jax.Array:
+    """``x`` unchanged, as the output of a reduction (of ``x`` and zeros, with a reducer XLA does not
+    recognize), so that XLA ends a fusion there: a gather or scatter indexed by ``x`` then reads it
+    instead of recomputing it for every element it moves. (``lax.optimization_barrier`` does not do
+    this on a CPU: it is expanded before fusion.)"""
+    return jax.lax.reduce(jnp.stack([x, jnp.zeros_like(x)]), jnp.zeros((), x.dtype), lambda a, b: a - (-b), (0,))
 
 
 def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, nonbasic: jax.Array,
@@ -157,19 +170,35 @@ def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, non
 
     Ties in ``rhs / D[:, col]`` go to the columns of ``B^{-1}``, i.e. of the original slack variables
     ``lex_labels`` in order: a nonbasic slack's column is in ``D``, a basic one's is a unit vector.
-    Returns ``(row, found)``.
+    Returns ``(row, found)``. It is :func:`min_ratio_rows` followed by :func:`break_ratio_ties`.
+    """
+    candidates, safe, found = min_ratio_rows(D, col)
+    candidates = break_ratio_ties(D, candidates, safe, basis, nonbasic, lex_labels)
+    return jnp.argmax(candidates), found
+
+
+def min_ratio_rows(D: jax.Array, col: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The first stage of the ratio test for entering column ``col`` of a dictionary: the rows with a
+    positive entry whose ratio ``rhs / D[:, col]`` is minimal (within the tie tolerance).
+
+    Returns ``(candidates, safe, found)``: the rows, the column with non-pivots replaced by one (for
+    :func:`break_ratio_ties`) and whether any entry is positive (read off the minimum ratio, which is
+    finite exactly then: one reduction fewer).
     """
     pivot_tol, tie_tol = tolerances(D.dtype)
     column = D[:, col]
     positive = column > pivot_tol
     safe = jnp.where(positive, column, 1.0)
-    inf = jnp.asarray(jnp.inf, D.dtype)
+    ratio = jnp.where(positive, D[:, -1] / safe, jnp.asarray(jnp.inf, D.dtype))
+    least = jnp.min(ratio)
+    return positive & (ratio <= least + tie_tol), safe, jnp.isfinite(least)
 
-    def keep_minimal(candidates, values):
-        ratio = jnp.where(candidates, values / safe, inf)
-        return candidates & (ratio <= jnp.min(ratio) + tie_tol)
 
-    candidates = keep_minimal(positive, D[:, -1])
+def break_ratio_ties(D: jax.Array, candidates: jax.Array, safe: jax.Array, basis: jax.Array,
+                     nonbasic: jax.Array, lex_labels: jax.Array) -> jax.Array:
+    """The lexicographic stage of the ratio test: while more than one row ties, keep the rows of
+    minimal ratio in the next column of ``B^{-1}`` (the columns of the slack labels ``lex_labels``)."""
+    _, tie_tol = tolerances(D.dtype)
 
     def tied(state):
         k, cand = state
@@ -180,10 +209,29 @@ def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, non
         label = lex_labels[k]
         is_nonbasic = nonbasic == label
         values = jnp.where(jnp.any(is_nonbasic), D[:, jnp.argmax(is_nonbasic)], (basis == label).astype(D.dtype))
-        return k + 1, keep_minimal(cand, values)
+        return k + 1, _keep_minimal(cand, values, safe, tie_tol)
 
     _, candidates = jax.lax.while_loop(tied, next_column, (jnp.asarray(0, jnp.int32), candidates))
-    return jnp.argmax(candidates), jnp.any(positive)
+    return candidates
+
+
+def _keep_minimal(candidates, values, safe, tie_tol):
+    ratio = jnp.where(candidates, values / safe, jnp.asarray(jnp.inf, values.dtype))
+    return candidates & (ratio <= jnp.min(ratio) + tie_tol)
+
+
+def first_true(mask: jax.Array) -> jax.Array:
+    """Index of the first True along the last axis of ``mask`` (its length where there is none), as a
+    minimum over int32 indices (XLA's ``argmax`` is a variadic value-and-index reduction; alone, on a
+    CPU, over a (64, 20) batch it measured about five times slower than this)."""
+    size = mask.shape[-1]
+    return jnp.min(jnp.where(mask, jnp.arange(size, dtype=jnp.int32), jnp.int32(size)), axis=-1)
+
+
+def last_true(mask: jax.Array) -> jax.Array:
+    """Index of the last True along the last axis of ``mask`` (-1 where there is none)."""
+    size = mask.shape[-1]
+    return jnp.max(jnp.where(mask, jnp.arange(size, dtype=jnp.int32), jnp.int32(-1)), axis=-1)
 
 
 def min_max(x: jax.Array, axes) -> tuple[jax.Array, jax.Array]:

@@ -31,7 +31,8 @@ import jax.numpy as jnp
 
 from games import NormalFormGame
 
-from .._core._pivoting import exchange, lex_min_ratio_dictionary, min_max, one_and_many, unit_range_plus_one
+from .._core._pivoting import (break_ratio_ties, exchange, first_true, last_true, materialized, min_max,
+                               min_ratio_rows, one_and_many, unit_range_plus_one)
 from .._core._validation import check_game, check_label, check_positive_int, check_tol
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
 
@@ -49,7 +50,9 @@ def lemke_howson(
     """One Nash equilibrium of a two-player game by the Lemke-Howson algorithm.
 
     Args:
-      game: a two-player :class:`~games.NormalFormGame`, possibly batched.
+      game: a two-player :class:`~games.NormalFormGame`, possibly batched. A batch, or ``jax.vmap`` of
+        this function (the same program, the same bits), runs through one jitted work queue of 64 paths
+        that take the next game as they finish, each answer certified on its own payoffs.
       init_label: the label dropped first, ``0 <= init_label < m + n``
         (``< m``: a row action, else column action ``init_label - m``).
         Different labels may lead to different equilibria.
@@ -105,17 +108,18 @@ def _entry_points(max_steps: int, slots: int | None):
         count = payoffs.shape[0]
         num_slots = _default_slots(count) if slots is None else slots
         if num_slots >= count:  # few games: lockstep
-            return jax.vmap(functools.partial(_lemke_howson_single, max_steps=max_steps))(payoffs, labels, tols)
+            return _lemke_howson_lockstep(payoffs, labels, tols, max_steps=max_steps)
         return _lemke_howson_queue(payoffs, labels, tols, max_steps=max_steps, slots=num_slots)
 
     return one_and_many(solve_many)
 
 
 def _default_slots(batch: int) -> int:
-    """Slots of the work queue. 128 was fastest for 10,000 random 20x20 games on a 2-core CPU
-    (benchmarks/RESULTS.md); more slots lengthen the tail after the queue empties, fewer
-    leave the vector units idle."""
-    return int(min(batch, 128))
+    """Slots of the work queue. 64 was fastest for 10,000 random 20x20 games on a shared 2-core CPU
+    (48 to 64 within noise; 128 was 10% slower, 256 a third): more slots lengthen the tail after the
+    queue empties and leave the working set out of cache, fewer pay the fixed cost of each kernel
+    launch on fewer pivots."""
+    return int(min(batch, 64))
 
 
 class _Path(NamedTuple):
@@ -154,8 +158,14 @@ def _start(payoffs, init_label) -> _Path:
 
 
 def _advance(path: _Path, max_steps) -> _Path:
-    """Up to two pivots: one in the dictionary of P, then one in that of Q (the path alternates)."""
-    n, m = path.D0.shape[0], path.D1.shape[0]
+    """Up to two pivots of every path of a batch (leading axis): one in the dictionary of P, then one in
+    that of Q (a path alternates).
+
+    The lexicographic stage of the ratio test runs only when some path of the batch has a tie (a
+    conditional on the whole batch, rare in nondegenerate games), so the common step is a few fused
+    array operations with no loop.
+    """
+    n, m = path.D0.shape[1], path.D1.shape[1]
     lex = (jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32))  # slack labels: B^{-1}
     D = [path.D0, path.D1]
     basis = [path.basis0, path.basis1]
@@ -163,13 +173,22 @@ def _advance(path: _Path, max_steps) -> _Path:
     entering, turn, done, degenerate, steps = path.entering, path.turn, path.done, path.degenerate, path.steps
     for t in (0, 1):
         active = (~done) & (turn == t) & (steps < max_steps)
-        col = jnp.argmax(nonbasic[t] == entering)
-        row, found = lex_min_ratio_dictionary(D[t], col, basis[t], nonbasic[t], lex[t])
-        leaving = basis[t][row]
+        col = first_true(nonbasic[t] == entering[:, None])
+        candidates, safe, found = jax.vmap(min_ratio_rows)(D[t], col)
+        row = first_true(candidates)
+        tied = jnp.any(active & (last_true(candidates) > row))
+        break_ties = jax.vmap(break_ratio_ties, in_axes=(0, 0, 0, 0, 0, None))
+        row = jax.lax.cond(tied, lambda r, t=t: first_true(break_ties(D[t], candidates, safe, basis[t], nonbasic[t],
+                                                                       lex[t])),
+                           lambda r: r, row)
+        row = jnp.where(found, row, 0)  # no pivot row: the path stops (DEGENERATE); keep the indices in range
+        leaving = jnp.take_along_axis(basis[t], row[:, None], axis=1)[:, 0]
         moving = active & found
-        D[t] = exchange(D[t], row, col, moving)
-        basis[t] = jnp.where(moving, basis[t].at[row].set(entering), basis[t])
-        nonbasic[t] = jnp.where(moving, nonbasic[t].at[col].set(leaving), nonbasic[t])
+        D[t] = jax.vmap(exchange)(D[t], row, col, moving)
+        at_row = jnp.arange(basis[t].shape[1], dtype=jnp.int32) == row[:, None]
+        at_col = jnp.arange(nonbasic[t].shape[1], dtype=jnp.int32) == col[:, None]
+        basis[t] = jnp.where(moving[:, None] & at_row, entering[:, None], basis[t])
+        nonbasic[t] = jnp.where(moving[:, None] & at_col, leaving[:, None], nonbasic[t])
         degenerate = degenerate | (active & ~found)
         done = done | (moving & (leaving == path.label)) | (active & ~found)
         entering = jnp.where(moving, leaving, entering)
@@ -180,11 +199,18 @@ def _advance(path: _Path, max_steps) -> _Path:
 
 
 def _vertex(path: _Path):
-    """The (unnormalized) x and y of the current vertex."""
-    n, m = path.D0.shape[0], path.D1.shape[0]
-    dtype = path.D0.dtype
-    x = jnp.zeros(m, dtype).at[jnp.where(path.basis0 < m, path.basis0, m)].set(path.D0[:, -1], mode="drop")
-    y = jnp.zeros(n, dtype).at[jnp.where(path.basis1 >= m, path.basis1 - m, n)].set(path.D1[:, -1], mode="drop")
+    """The (unnormalized) x and y of the current vertex of every path of a batch (leading axis)."""
+    return _vertex_of(path.D0[..., -1], path.basis0, path.D1[..., -1], path.basis1)
+
+
+def _vertex_of(rhs0, basis0, rhs1, basis1):
+    """x and y from the right-hand sides and bases of both dictionaries: x_i is the value of label i
+    where it is basic in P (else 0), y_j that of label m + j in Q."""
+    m, n = rhs1.shape[-1], rhs0.shape[-1]
+    is_x = basis0[..., None, :] == jnp.arange(m, dtype=basis0.dtype)[:, None]  # (..., m, n)
+    is_y = basis1[..., None, :] == jnp.arange(m, m + n, dtype=basis1.dtype)[:, None]  # (..., n, m)
+    x = jnp.sum(jnp.where(is_x, rhs0[..., None, :], 0.0), axis=-1)
+    y = jnp.sum(jnp.where(is_y, rhs1[..., None, :], 0.0), axis=-1)
     return x, y
 
 
@@ -194,8 +220,8 @@ def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
     # player is certified against its own payoff range), then NashConv back in payoff units.
     lo, hi = min_max(payoffs, axes=(1, 2))
     spread = hi - lo
-    row_values = jnp.sum((payoffs[0] - lo[0]) * y[None, :], 1)
-    col_values = jnp.sum((payoffs[1] - lo[1]) * x[:, None], 0)
+    row_values = jnp.einsum("ij,j->i", payoffs[0] - lo[0], y)
+    col_values = jnp.einsum("ij,i->j", payoffs[1] - lo[1], x)
     regrets = jnp.stack([jnp.max(row_values) - jnp.sum(row_values * x), jnp.max(col_values) - jnp.sum(col_values * y)])
     nash_conv = jnp.sum(regrets)
     unit_regrets = regrets / jnp.where(spread > 0, spread, 1.0)
@@ -206,66 +232,84 @@ def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
     return Equilibrium(strategies=(x, y), residual=nash_conv, iterations=steps, status=status)
 
 
-def _lemke_howson_single(payoffs, init_label, tol, *, max_steps):
+def _lemke_howson_lockstep(payoffs, labels, tols, *, max_steps):
+    """A few games (leading axis) in lockstep: every game pivots until the last path ends."""
     path = jax.lax.while_loop(
-        lambda p: (~p.done) & (p.steps < max_steps),
+        lambda p: jnp.any((~p.done) & (p.steps < max_steps)),
         lambda p: _advance(p, max_steps),
-        _start(payoffs, init_label),
+        jax.vmap(_start)(payoffs, labels),
     )
-    return _finish(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tol)
+    return jax.vmap(_finish)(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tols)
 
 
-def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=2, refill_size=None):
+def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=3, refill_size=None):
     """Many games through a fixed number of ``slots`` (a work queue inside one jitted loop).
 
     Paths have very different lengths (for random 20x20 games the mean is near 27
     pivots and the longest of 10,000 over 400), so running all games in lockstep
     wastes most of the work. Here each slot follows one path; every
-    ``refill_every`` double pivots, finished slots hand their vertex to the output
-    and up to ``refill_size`` idle slots take the next games from the queue (a
-    scatter of those few slots, not a select over all of them).
+    ``refill_every`` double pivots, up to ``refill_size`` idle slots hand their finished
+    path to the output (certified there, on that game's payoffs) and take the next games
+    of the queue (a contiguous block of the input). Only those few slots are read and
+    written: no select over all slots, no pass over all games after the loop; the slots
+    still holding a finished path when the queue is empty are written out once, at the end.
     """
     num_games = payoffs.shape[0]
     m, n = payoffs.shape[-2:]
     dtype = payoffs.dtype
     refill_size = max(1, slots // 4) if refill_size is None else min(refill_size, slots)
     start = jax.vmap(_start)
-    advance = jax.vmap(lambda p: _advance(p, max_steps))
-    vertex = jax.vmap(_vertex)
+    finish = jax.vmap(_finish)
 
-    outputs = (jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype),
-               jnp.zeros(num_games, bool), jnp.zeros(num_games, bool), jnp.zeros(num_games, jnp.int32))
-    ids = jnp.arange(slots, dtype=jnp.int32)
-    state = (start(payoffs[:slots], labels[:slots]), ids, jnp.ones(slots, bool), jnp.asarray(slots, jnp.int32),
-             outputs)
+    def running(paths, holding):
+        return holding & ~(paths.done | (paths.steps >= max_steps))
+
+    def write(outputs, paths, slot, games, where):
+        """Certified answers of the paths in slots ``slot`` (solving ``games``) into rows ``where`` of the
+        outputs (out of range: dropped). Only what the vertex and the status need is read from the slots."""
+        games = materialized(games)
+        rhs0, basis0, rhs1, basis1, done, degenerate, steps = (
+            a[slot] for a in (paths.D0[..., -1], paths.basis0, paths.D1[..., -1], paths.basis1, paths.done,
+                              paths.degenerate, paths.steps))
+        result = finish(payoffs.at[games].get(mode="promise_in_bounds"), *_vertex_of(rhs0, basis0, rhs1, basis1),
+                        done, degenerate, steps, tols[games])
+        return jax.tree_util.tree_map(lambda out, new: out.at[where].set(new, mode="drop"), outputs, result)
+
+    outputs = Equilibrium(strategies=(jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype)),
+                          residual=jnp.zeros(num_games, dtype), iterations=jnp.zeros(num_games, jnp.int32),
+                          status=jnp.zeros(num_games, jnp.int32))
+    state = (start(payoffs[:slots], labels[:slots]), jnp.arange(slots, dtype=jnp.int32), jnp.ones(slots, bool),
+             jnp.asarray(slots, jnp.int32), outputs)
 
     def cond(state):
-        _, _, busy, queued, _ = state
-        return jnp.any(busy) | (queued < num_games)
+        paths, _, holding, queued, _ = state
+        return jnp.any(running(paths, holding)) | (queued < num_games)
 
     def body(state):
-        paths, ids, busy, queued, outputs = state
-        paths = jax.lax.fori_loop(0, refill_every, lambda _, p: advance(p), paths)
-        finished = busy & (paths.done | (paths.steps >= max_steps))
-        x, y = vertex(paths)
-        where = jnp.where(finished, ids, num_games)  # out of range: dropped
-        xs, ys, dones, degenerates, steps = outputs
-        outputs = (xs.at[where].set(x, mode="drop"), ys.at[where].set(y, mode="drop"),
-                   dones.at[where].set(paths.done, mode="drop"),
-                   degenerates.at[where].set(paths.degenerate, mode="drop"),
-                   steps.at[where].set(paths.steps, mode="drop"))
-        busy = busy & ~finished
-        # The first few idle slots take the next games.
-        (free,) = jnp.nonzero(~busy, size=refill_size, fill_value=slots)
-        new_ids = queued + jnp.arange(refill_size, dtype=jnp.int32)
-        take = (free < slots) & (new_ids < num_games)
-        target = jnp.where(take, free, slots)  # out of range: dropped
-        game = jnp.where(take, new_ids, 0)
-        fresh = start(payoffs[game], labels[game])
+        paths, ids, holding, queued, outputs = state
+        for _ in range(refill_every):  # unrolled: a nested loop would copy the dictionaries in and out
+            paths = _advance(paths, max_steps)
+        # The first few idle slots write out the path each one holds...
+        (free,) = jnp.nonzero(~running(paths, holding), size=refill_size, fill_value=slots)
+        free = materialized(free)
+        valid = free < slots
+        slot = jnp.where(valid, free, 0)
+        flush = valid & holding[slot]
+        outputs = write(outputs, paths, slot, jnp.where(flush, ids[slot], 0), jnp.where(flush, ids[slot], num_games))
+        # ... and take the next games: the block [first, first + refill_size) of the input, less those
+        # already taken (the block is shifted back at the end of the queue so that it stays inside).
+        first = jnp.minimum(queued, num_games - refill_size)
+        block = jnp.arange(refill_size, dtype=jnp.int32)
+        rank = block - (queued - first)  # the k-th free slot takes the block's row of rank k
+        to = jnp.where(rank >= 0, free[jnp.clip(rank, 0, refill_size - 1)], slots)
+        take = (rank >= 0) & (to < slots)
+        target = materialized(jnp.where(take, to, slots))  # out of range: dropped
+        fresh = start(jax.lax.dynamic_slice_in_dim(payoffs, first, refill_size),
+                      jax.lax.dynamic_slice_in_dim(labels, first, refill_size))
         paths = jax.tree_util.tree_map(lambda old, new: old.at[target].set(new, mode="drop"), paths, fresh)
-        ids = ids.at[target].set(new_ids, mode="drop")
-        busy = busy.at[target].set(True, mode="drop")
-        return paths, ids, busy, queued + jnp.sum(take.astype(jnp.int32), dtype=jnp.int32), outputs
+        ids = ids.at[target].set(first + block, mode="drop")
+        holding = holding.at[jnp.where(flush, slot, slots)].set(False, mode="drop").at[target].set(True, mode="drop")
+        return paths, ids, holding, queued + jnp.sum(take.astype(jnp.int32), dtype=jnp.int32), outputs
 
-    _, _, _, _, (xs, ys, dones, degenerates, steps) = jax.lax.while_loop(cond, body, state)
-    return jax.vmap(_finish)(payoffs, xs, ys, dones, degenerates, steps, tols)
+    paths, ids, holding, _, outputs = jax.lax.while_loop(cond, body, state)
+    return write(outputs, paths, jnp.arange(slots), jnp.where(holding, ids, 0), jnp.where(holding, ids, num_games))

@@ -22,8 +22,10 @@ origin (the unique optimum). The tree is walked depth first *backwards*: at a ba
 variable ``v`` in increasing order is pivoted in; the result is a child when the simplex step from it
 is exactly the pivot back. No stack is kept: returning to the parent is one simplex step, and the
 walk continues after the variable that just left. Every lexicographically feasible basis is visited
-once; a degenerate vertex (several bases) is stored once. The walk is one ``jax.lax.while_loop``
-(jittable and vmappable) with storage sized by McMullen's upper bound theorem.
+once; a degenerate vertex (several bases) is stored once. The walks of a batch of games (and of
+``jax.vmap``, through ``custom_vmap``: the same program) run side by side in one
+``jax.lax.while_loop``, their vertices in one flat buffer sized by McMullen's upper bound theorem; a
+vertex is looked up among the stored ones by a scalar key and compared in full with its key matches.
 
 **Tolerances.** Pivots and ties use :func:`solvers._core._pivoting.tolerances` on the ``[1, 2]``
 payoffs; labels are read with ``tol`` (unit-free); every returned pair is checked independently
@@ -48,8 +50,7 @@ import numpy as np
 
 from games import NormalFormGame
 
-from .._core._batching import over_batch
-from .._core._pivoting import exchange, lex_min_ratio_dictionary, tolerances, unit_range_plus_one
+from .._core._pivoting import exchange, lex_min_ratio_dictionary, one_and_many, tolerances, unit_range_plus_one
 from .._core._result import EquilibriumSet, Status
 from .._core._validation import check_count, check_game, check_tol
 from ._support_enumeration import _max_vertices, max_nondegenerate_equilibria
@@ -65,7 +66,6 @@ class _Walk(NamedTuple):
     nonbasic: jax.Array
     next_label: jax.Array  # try cobasic variables with labels >= this one
     depth: jax.Array
-    vertices: jax.Array  # (K, c) distinct vertices found (the origin first)
     count: jax.Array
     overflow: jax.Array
     steps: jax.Array
@@ -100,17 +100,28 @@ def _point(D, basis, c):
     return jnp.zeros(c, D.dtype).at[jnp.where(basis < c, basis, c)].set(D[:, -1], mode="drop")
 
 
-def _vertices(M, *, capacity, max_steps):
-    """All vertices of ``{z >= 0 : M z <= 1}`` (``M`` positive, shape ``(r, c)``): ``(vertices, count,
-    overflow, steps)``, the origin first; ``overflow`` when more than ``capacity`` or ``max_steps`` ran out."""
-    r, c = M.shape
-    dtype = M.dtype
+def _vertices_many(Ms, *, capacity, max_steps):
+    """All vertices of ``{z >= 0 : M z <= 1}`` for each of a stack of positive ``M`` (``(G, r, c)``):
+    ``(vertices, count, overflow, steps)`` per polytope, the origin first; ``overflow`` when more than
+    ``capacity`` vertices or ``max_steps`` ran out.
+
+    The walks run side by side in one ``while_loop`` whose condition is *any walk still running* (a
+    scalar), and a finished walk's step changes nothing; the vertex storage of all walks is one flat
+    buffer written by one scatter per step (a ``vmap``-ed loop's per-step select, or a batched scatter,
+    copied it whole at every step: 2.4x slower on 8x8 games). A new vertex is looked up among the stored
+    ones by a scalar key ``z @ weights`` (irrational weights), and the first key match compared in full."""
+    _, r, c = Ms.shape
+    dtype = Ms.dtype
     lex = jnp.arange(c, c + r, dtype=jnp.int32)  # the slacks' columns hold B^{-1}
-    D = jnp.concatenate([M, jnp.ones((r, 1), dtype)], axis=1)
-    zero = jnp.asarray(0, jnp.int32)
-    walk = _Walk(D, lex, jnp.arange(c, dtype=jnp.int32), zero, zero, jnp.zeros((capacity, c), dtype),
-                 jnp.asarray(1, jnp.int32), jnp.asarray(False), zero)
     same_tol = 1e3 * tolerances(dtype)[0]
+    weights = jnp.asarray([1.0 + (k * 0.6180339887498949) % 1.0 for k in range(1, c + 1)], dtype)
+    key_scale = 2.0 * c  # |key(z) - key(z')| <= sum(weights) * max|z - z'|
+
+    def start(M):
+        zero = jnp.asarray(0, jnp.int32)
+        D = jnp.concatenate([M, jnp.ones((r, 1), dtype)], axis=1)
+        return _Walk(D, lex, jnp.arange(c, dtype=jnp.int32), zero, zero, jnp.asarray(1, jnp.int32),
+                     jnp.asarray(False), zero)
 
     def unfinished(w):
         return (w.depth > 0) | jnp.any(w.nonbasic >= w.next_label)
@@ -119,17 +130,18 @@ def _vertices(M, *, capacity, max_steps):
         return unfinished(w) & (w.steps < max_steps)
 
     def body(w):
+        active = running(w)
         candidates = w.nonbasic >= w.next_label
         col = jnp.argmin(jnp.where(candidates, w.nonbasic, jnp.iinfo(jnp.int32).max))
         # Down: pivot the least untried cobasic variable in; a child if the simplex step leads back.
         row, bounded = lex_min_ratio_dictionary(w.D, col, w.basis, w.nonbasic, lex)
         D2, basis2, nonbasic2 = _pivot(w.D, w.basis, w.nonbasic, row, col)
         back_row, back_col, has_step = _simplex_step(D2, basis2, nonbasic2, c, lex)
-        child = jnp.any(candidates) & bounded & has_step & (back_row == row) & (back_col == col)
+        child = active & jnp.any(candidates) & bounded & has_step & (back_row == row) & (back_col == col)
         # Up (no candidate left): one simplex step to the parent; continue after the variable that left.
         up_row, up_col, _ = _simplex_step(w.D, w.basis, w.nonbasic, c, lex)
         D3, basis3, nonbasic3 = _pivot(w.D, w.basis, w.nonbasic, up_row, up_col)
-        up = ~jnp.any(candidates)
+        up = active & ~jnp.any(candidates)
 
         def pick(down, stay, parent):
             return jnp.where(child, down, jnp.where(up, parent, stay))
@@ -137,31 +149,59 @@ def _vertices(M, *, capacity, max_steps):
         D_new = pick(D2, w.D, D3)
         basis_new = pick(basis2, w.basis, basis3)
         nonbasic_new = pick(nonbasic2, w.nonbasic, nonbasic3)
-        next_label = jnp.where(child, 0, jnp.where(up, w.basis[up_row] + 1, w.nonbasic[col] + 1))
+        next_label = jnp.where(child, 0, jnp.where(up, w.basis[up_row] + 1,
+                                                   jnp.where(active, w.nonbasic[col] + 1, w.next_label)))
         depth = w.depth + child.astype(jnp.int32) - up.astype(jnp.int32)
         # A new basis: store its vertex unless a degenerate sibling basis stored it already.
         z = _point(D2, basis2, c)
-        stored = jnp.arange(capacity, dtype=jnp.int32) < w.count
-        seen = jnp.any(stored & jnp.all(jnp.abs(w.vertices - z[None, :]) <= same_tol, axis=1))
+        walk = _Walk(D_new, basis_new, nonbasic_new, next_label.astype(jnp.int32), depth, w.count, w.overflow,
+                     w.steps + active.astype(jnp.int32))
+        return walk, z, child
+
+    def step(state):
+        # The storage of all walks is one flat buffer written by one scatter (one row per walk and step):
+        # inside vmap it would be a batched scatter that XLA copies whole at every step.
+        W, vertices, keys = state
+        W, z, child = jax.vmap(body)(W)
+        key = z @ weights
+        stored = jnp.arange(capacity, dtype=jnp.int32)[None, :] < W.count[:, None]
+        near = stored & (jnp.abs(keys.reshape(G, capacity) - key[:, None]) <= same_tol * key_scale)
+        first = jnp.argmax(near, axis=1) + jnp.arange(G) * capacity
+        seen = jnp.any(near, axis=1) & jnp.all(jnp.abs(vertices[first] - z) <= same_tol, axis=1)
+        # Keys can coincide for distinct vertices: where a walk has more than one key match, compare all of
+        # them in full (rare, so behind a conditional on the whole batch), so a vertex seen before is never
+        # stored twice because another vertex's key came first.
+        several = child & (jnp.sum(near.astype(jnp.int32), axis=1) > 1)
+
+        def compare_all(seen):
+            close = jnp.all(jnp.abs(vertices.reshape(G, capacity, c) - z[:, None, :]) <= same_tol, axis=2)
+            return jnp.where(several, jnp.any(near & close, axis=1), seen)
+
+        seen = jax.lax.cond(jnp.any(several), compare_all, lambda seen: seen, seen)
         new = child & ~seen
-        vertices = w.vertices.at[jnp.where(new, w.count, capacity)].set(z, mode="drop")
-        overflow = w.overflow | (new & (w.count >= capacity))
-        return _Walk(D_new, basis_new, nonbasic_new, next_label.astype(jnp.int32), depth, vertices,
-                     w.count + new.astype(jnp.int32), overflow, w.steps + 1)
+        row_of_walk = jnp.arange(G, dtype=jnp.int32) * capacity
+        slot = jnp.where(new & (W.count < capacity), row_of_walk + W.count, G * capacity)
+        vertices = vertices.at[slot].set(z, mode="drop")
+        keys = keys.at[slot].set(key, mode="drop")
+        W = W._replace(count=W.count + new.astype(jnp.int32), overflow=W.overflow | (new & (W.count >= capacity)))
+        return W, vertices, keys
 
-    w = jax.lax.while_loop(running, body, walk)
-    return w.vertices, jnp.minimum(w.count, capacity), w.overflow | unfinished(w), w.steps
+    G = Ms.shape[0]
+    state = (jax.vmap(start)(Ms), jnp.zeros((G * capacity, c), dtype), jnp.zeros(G * capacity, dtype))
+    walks, vertices, _ = jax.lax.while_loop(lambda S: jnp.any(jax.vmap(running)(S[0])), step, state)
+    return (vertices.reshape(G, capacity, c), jnp.minimum(walks.count, capacity),
+            walks.overflow | jax.vmap(unfinished)(walks), walks.steps)
 
 
-def _enumerate(payoffs, tol, *, rows, max_steps):
+def _pairs(payoffs, tol, xs, count_p, overflow_p, steps_p, ys, count_q, overflow_q, steps_q, *, rows):
+    """The completely labelled vertex pairs of one game, checked, as an :class:`EquilibriumSet`."""
     A, B = payoffs[0], payoffs[1]
     m, n = A.shape
     dtype = A.dtype
     A1, B1 = unit_range_plus_one(A)[0], unit_range_plus_one(B)[0]
-    KP, KQ = _max_vertices(m, m + n), _max_vertices(n, m + n)
-    xs, count_p, overflow_p, steps_p = _vertices(B1.T, capacity=KP, max_steps=max_steps)
-    ys, count_q, overflow_q, steps_q = _vertices(A1, capacity=KQ, max_steps=max_steps)
-    valid_p = (jnp.arange(KP, dtype=jnp.int32) < count_p) & (jnp.sum(xs, 1) > 0)  # the origin pairs with the origin only
+    KP, KQ = xs.shape[0], ys.shape[0]
+    # The origin pairs with the origin only.
+    valid_p = (jnp.arange(KP, dtype=jnp.int32) < count_p) & (jnp.sum(xs, 1) > 0)
     valid_q = (jnp.arange(KQ, dtype=jnp.int32) < count_q) & (jnp.sum(ys, 1) > 0)
     # Labels, read on the [1, 2] payoffs (unit-free): x_i = 0 or (B^T x)_j = 1; (A y)_i = 1 or y_j = 0.
     x_zero, x_tight = xs <= tol, xs @ B1 >= 1.0 - tol
@@ -196,17 +236,39 @@ def _enumerate(payoffs, tol, *, rows, max_steps):
     truncated = overflow_p | overflow_q | (found > rows)
     status = jnp.where(truncated, Status.MAX_STEPS, Status.CONVERGED)
     status = jnp.where(rejected > 0, Status.DEGENERATE, status)
-    status = jnp.where(jnp.all(jnp.isfinite(payoffs)), status, Status.NONFINITE)
+    status = jnp.where(jnp.all(jnp.isfinite(payoffs)), status, Status.NONFINITE).astype(jnp.int32)
     stats = dict(degenerate=degenerate, found=found, truncated=truncated, rejected=rejected,
                  vertices=jnp.stack([count_p, count_q]))
     return EquilibriumSet(strategies=(x, y), mask=mask, count=jnp.sum(mask.astype(jnp.int32), dtype=jnp.int32),
                           residual=nash_conv, iterations=steps_p + steps_q, status=status, stats=stats)
 
 
+@functools.lru_cache(maxsize=None)
+def _entry_points(rows: int, max_steps: int):
+    """``(one, many)`` (see :func:`~solvers._core._pivoting.one_and_many`): a stack of games walks its
+    polytopes side by side, whether it comes from a batched call or from ``jax.vmap``."""
+
+    def solve_many(payoffs, tols):
+        m, n = payoffs.shape[-2:]
+        unit = jax.vmap(lambda X: unit_range_plus_one(X)[0])
+        P = _vertices_many(jnp.swapaxes(unit(payoffs[:, 1]), 1, 2), capacity=_max_vertices(m, m + n),
+                           max_steps=max_steps)
+        Q = _vertices_many(unit(payoffs[:, 0]), capacity=_max_vertices(n, m + n), max_steps=max_steps)
+        return jax.vmap(functools.partial(_pairs, rows=rows))(payoffs, tols, *P, *Q)
+
+    return one_and_many(solve_many)
+
+
 @functools.partial(jax.jit, static_argnames=("rows", "max_steps", "batch_ndim"))
 def _vertex_enumeration(payoffs, tol, *, rows, max_steps, batch_ndim):
+    one, many = _entry_points(rows, max_steps)
     tol = jnp.asarray(tol, payoffs.dtype)
-    return over_batch(lambda p: _enumerate(p, tol, rows=rows, max_steps=max_steps), batch_ndim)(payoffs)
+    if batch_ndim == 0:
+        return one(payoffs, tol)
+    batch_shape = payoffs.shape[:batch_ndim]
+    flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
+    result = many(flat, jnp.broadcast_to(tol, flat.shape[:1]))
+    return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)
 
 
 def vertex_enumeration(
