@@ -100,6 +100,12 @@ def _point(D, basis, c):
     return jnp.zeros(c, D.dtype).at[jnp.where(basis < c, basis, c)].set(D[:, -1], mode="drop")
 
 
+def _key_weights(columns, dtype):
+    """The lookup key's weights: ``1 + frac(k / golden ratio)``, distinct and irrational-spaced, so distinct
+    vertices rarely share a key (the lookup stays exact when they do: key matches are compared in full)."""
+    return jnp.asarray([1.0 + (k * 0.6180339887498949) % 1.0 for k in range(1, columns + 1)], dtype)
+
+
 def _vertices_many(Ms, *, capacity, max_steps):
     """All vertices of ``{z >= 0 : M z <= 1}`` for each of a stack of positive ``M`` (``(G, r, c)``):
     ``(vertices, count, overflow, steps)`` per polytope, the origin first; ``overflow`` when more than
@@ -114,7 +120,7 @@ def _vertices_many(Ms, *, capacity, max_steps):
     dtype = Ms.dtype
     lex = jnp.arange(c, c + r, dtype=jnp.int32)  # the slacks' columns hold B^{-1}
     same_tol = 1e3 * tolerances(dtype)[0]
-    weights = jnp.asarray([1.0 + (k * 0.6180339887498949) % 1.0 for k in range(1, c + 1)], dtype)
+    weights = _key_weights(c, dtype)
     key_scale = 2.0 * c  # |key(z) - key(z')| <= sum(weights) * max|z - z'|
 
     def start(M):

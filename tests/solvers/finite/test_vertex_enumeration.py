@@ -80,6 +80,30 @@ def test_degenerate_game_with_more_extreme_equilibria_than_the_nondegenerate_bou
     assert int(jitted.status) == Status.MAX_STEPS and int(jitted.stats["found"]) == 8
 
 
+def test_every_key_colliding_still_stores_each_vertex_once(monkeypatch):
+    """Zero key weights give every vertex the same lookup key: each new vertex then has several key
+    matches and must be compared with all of them in full. On degenerate games (a vertex reached from
+    several bases) the vertex counts and the equilibria stay those of the real keys; comparing only the
+    first match would store a seen vertex again."""
+    from solvers.finite import _vertex_enumeration
+
+    A = np.array([[2.0, 0.0, 2.0], [2.0, 0.0, 1.0], [1.0, 0.0, 2.0]])
+    B = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 2.0, 2.0]])
+    games = [bimatrix(A, B)]  # 6 and 4 vertices; 8 and 8 if seen vertices were stored again
+    expected = [vertex_enumeration(game) for game in games]
+    jax.clear_caches()  # the patched weights must be traced, not a cached program reused
+    monkeypatch.setattr(_vertex_enumeration, "_key_weights",
+                        lambda columns, dtype: jax.numpy.zeros((columns,), dtype))
+    try:
+        colliding = [vertex_enumeration(game) for game in games]
+    finally:
+        jax.clear_caches()
+    for game, want, got in zip(games, expected, colliding):
+        assert np.asarray(got.stats["vertices"]).tolist() == np.asarray(want.stats["vertices"]).tolist()
+        assert int(got.status) == int(want.status) and int(got.count) == int(want.count)
+        assert profile_sets_equal(got.to_list(), want.to_list(), atol=1e-12)
+
+
 def test_batch_vmap_and_loop_agree():
     games = random_game(jax.random.key(7), (3, 3), batch_shape=(5,))
     batched = vertex_enumeration(games)
