@@ -511,14 +511,15 @@ def battery_self_consumption(generation, demand, charge, *, capacity, power, eff
     can_discharge = jnp.minimum(demand - used, power[:, None])
     room = capacity / efficiency
 
-    def slot(e, inputs):  # only what depends on the state of charge runs slot by slot
+    def slot(e, inputs):  # only the state of charge runs slot by slot
         up, down = inputs
-        charged = jnp.minimum(up, room - e / efficiency)
-        discharged = jnp.minimum(down, e)
-        return e + efficiency * charged - discharged, (charged, discharged)
+        return e + efficiency * jnp.minimum(up, room - e / efficiency) - jnp.minimum(down, e), e
 
-    end, (charged, discharged) = jax.lax.scan(slot, charge, (can_charge.T, can_discharge.T))
-    return end, used, charged.T, discharged.T
+    end, before = jax.lax.scan(slot, charge, (can_charge.T, can_discharge.T))
+    before = before.T  # the state of charge at the start of each slot, (N, T)
+    per_agent = lambda x: jnp.expand_dims(x, -1) if jnp.ndim(x) else x
+    charged = jnp.minimum(can_charge, per_agent(room) - before / per_agent(efficiency))
+    return end, used, charged, jnp.minimum(can_discharge, before)
 
 
 def _battery(scenario, generation, demand, charge):
@@ -697,10 +698,11 @@ def merit_order_dispatch(scenario: MarketScenario, state: MarketState, network: 
     alpha = jnp.minimum(1.0, jnp.min(headroom, axis=0, initial=jnp.inf))
     out_factor = jnp.where(net > 0, (into + alpha * net) / jnp.where(out > 0, out, 1.0), 1.0)
     into_factor = jnp.where(net < 0, (out - alpha * net) / jnp.where(into > 0, into, 1.0), 1.0)
-    delivered_exports = exports * (at_bus @ out_factor)  # each agent's bus's factor
+    bus = jnp.argmax(at_bus, axis=-1)  # each agent's bus: its factor is a gather, not a one-hot product
+    delivered_exports = exports * out_factor[bus]
     congested = exports - delivered_exports
-    dispatched = dispatched * (plant_bus @ out_factor)
-    imports = imports * (at_bus @ into_factor)
+    dispatched = dispatched * out_factor[bus[scenario.plants]]
+    imports = imports * into_factor[bus]
     final = at_bus.T @ (delivered_exports - imports) + plant_bus.T @ dispatched
     loading = jnp.abs(network.ptdf @ final) / jnp.where(limit > 0, limit, 1.0)
     loading = jnp.where(jnp.isinf(limit), 0.0, jnp.where(limit > 0, loading, jnp.where(loading > 0, jnp.inf, 0.0)))
