@@ -8,10 +8,11 @@ up on the same shapes (one chunk of ``CHUNK`` days: the compiled program of a ye
 chunks (``lax.scan`` runs the chunks one after another, each the same program) and one row per
 mechanism runs the whole year to check the extrapolation.
 
-Peer: the same ``step`` driven by a Python loop over seeds and days, one jitted call per day (the way
-agent-based frameworks such as Mesa step a model from Python), on the same scenario and keys; its
-arrays equal the scanned and vmapped run's. A loop that steps each agent in Python (Mesa's
-``agent.step()``) was not written: its ratio is not measured here.
+Peers: the same ``step`` driven by a Python loop over seeds and days, one jitted call per day, on the
+same scenario and keys (its arrays equal the scanned and vmapped run's); and the day written as a plain
+Python loop over agents and slots (:mod:`benchmarks._market_agents`, the way agent-based tools such as
+Mesa step a model with ``agent.step()``), whose prices, trades and welfare equal ``simulate``'s to 1e-9:
+the ratio per agent-day is stated.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from analysis import simulate
 from analysis.simulation import with_equilibrium_solver
 from games import default_market
 from games.market import MarketInputs, initial_market_state, market_network, step
+
+from ._market_agents import agent_loop
 
 CHUNK = 29  # days per chunk of a 365-day run (13 chunks)
 
@@ -133,6 +136,23 @@ def run(quick: bool = False):
     same = float(np.max(np.abs(scanned.prices - looped)))
     load.append(loadavg())
 
+    # the agents stepped one by one in Python, against simulate on the same scenario and key
+    agent_n, agent_days = (100, 2) if quick else (1000, 5)
+    scenario = default_market(agent_n, jax.random.key(0))
+    key = jax.random.key(4)
+    agent_loop(scenario, key, 1)  # its jitted random draws compiled
+    start = time.perf_counter()
+    by_agent = agent_loop(scenario, key, agent_days)
+    agent_s = time.perf_counter() - start
+    vectorized = simulate(scenario, days=agent_days, seeds=1, key=key[None], progress=False)
+    agent_diff = {name: float(np.max(np.abs(getattr(vectorized, name)[0] - by_agent[name])
+                                     / np.maximum(1.0, np.abs(getattr(vectorized, name)[0]))))
+                  for name in ("prices", "trades", "auction_prices", "welfare", "reputation", "credits")}
+    if max(agent_diff.values()) > 1e-9:
+        raise RuntimeError(f"the agent-by-agent loop and simulate disagree: {agent_diff}")
+    agent_rate = agent_s / (agent_n * agent_days)  # seconds per agent-day
+    load.append(loadavg())
+
     lines = [
         "## Market simulation: `analysis.simulate` of the built-in market",
         "",
@@ -164,6 +184,15 @@ def run(quick: bool = False):
         f"Python day loop (one jitted `step` call per seed and day) against `simulate` (scan over days, vmap over "
         f"seeds) on the same scenario and keys, {loop_agents:,} agents x {loop_seeds} seeds x {loop_days} days: "
         f"{loop_s:.2f} s against {scan_s:.2f} s, ratio {loop_s / scan_s:.1f}x; prices equal to {same:.1e}.",
+        "",
+        f"Agent-by-agent Python loop (`benchmarks/_market_agents.py`: the same day written as loops over agents and "
+        f"slots, the way agent-based tools step their agents; the random draws are `jax.random`'s for the same keys) "
+        f"against `simulate`, {agent_n:,} agents x 1 seed x {agent_days} days: {agent_s:.2f} s, "
+        f"{agent_rate * 1e6:,.0f} us per agent-day; the two agree to {max(agent_diff.values()):.0e} (relative; prices, "
+        f"trades, auction prices, welfare, reputations, credits). "
+        + "; ".join(f"`simulate` at {a:,} agents x {s} seeds: {t / (a * s * CHUNK) * 1e6:.2f} us per agent-seed-day, "
+                    f"{agent_rate / (t / (a * s * CHUNK)):,.0f}x faster"
+                    for m, a, s, t, _ in rows if m == "auction" and a == agent_n) + ".",
         "",
         "Compilation: " + ", ".join(f"{m} {a:,} agents x {s} seeds {c:.0f} s" for (m, a, s), c in compile_s.items())
         + ".",
