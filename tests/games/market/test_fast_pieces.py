@@ -2,14 +2,18 @@
 ``mechanisms.huang_double_auction`` (an independent implementation that sorts each book), and the price
 taker's schedule equals filling the slots in the order of a stable sort of the expected prices."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from games.market import Offers, auction_clearing
+from games.market import Offers, auction_clearing, initial_market_state, price_taking_schedule, synthetic_weather
 from mechanisms import huang_double_auction
+
+from ._tiny import tiny_market
 
 N = 12
 BOOKS = st.fixed_dictionaries({
@@ -64,3 +68,41 @@ def test_the_comparison_finds_a_clearing_that_breaks_ties_the_other_way():
     draw = find(BOOKS, lambda d: bool(_differences(_ties_reversed(*_book(d))[0], _both(*_book(d))[1])),
                 settings=search)
     assert draw["ties"]  # only equal prices can tell the two apart
+
+
+def _schedule_by_sorting(scenario, state, day):
+    """The price taker's plan of each pausable job, by a stable sort of its open slots' expected prices (numpy)."""
+    jobs, T = scenario.jobs, scenario.num_slots
+    prices = np.asarray(state.expected_prices)
+    out = []
+    for j in range(jobs.owner.shape[0]):
+        start, deadline = int(jobs.start[j]), int(jobs.deadline[j])
+        power, remaining = float(jobs.max_power[j]), float(state.job_remaining[j])
+        open_slots = [t for t in range(T) if start <= day * T + t < deadline]
+        later = max(deadline - max((day + 1) * T, start), 0)
+        need = max(remaining - power * later, 0.0)
+        days_left = max((deadline - day * T + T - 1) // T, 1)
+        target = min(power * len(open_slots), remaining, max(need, remaining / days_left)) if open_slots else 0.0
+        row = np.zeros(T)
+        ranked = sorted(open_slots, key=lambda t: prices[t])  # stable: ties in slot order
+        for rank, t in enumerate(ranked):
+            row[t] = min(max(target - power * rank, 0.0), power)
+        out.append(row)
+    return np.asarray(out)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.booleans())
+def test_price_takers_fill_their_cheapest_open_slots_as_a_stable_sort_ranks_them(seed, ties):
+    scenario = tiny_market(seed % 7, jobs_per_datacenter=6, days=3)
+    rng = np.random.default_rng(seed)
+    T = scenario.num_slots
+    prices = rng.integers(1, 3, T) / 10.0 if ties else rng.uniform(0.0, 1.0, T)
+    state = dataclasses.replace(initial_market_state(scenario), expected_prices=jnp.asarray(prices),
+                                job_remaining=jnp.asarray(rng.uniform(0.2, 1.0) * np.asarray(scenario.jobs.energy)))
+    pausable = np.asarray(scenario.jobs.pausable)
+    for day in range(3):
+        weather = synthetic_weather(scenario, day, jax.random.key(seed))
+        plan = price_taking_schedule(scenario, state, day, weather)
+        expected = _schedule_by_sorting(scenario, state, day)
+        np.testing.assert_allclose(np.asarray(plan.training)[pausable], expected[pausable], rtol=1e-12, atol=1e-12)
