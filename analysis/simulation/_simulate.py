@@ -14,10 +14,11 @@ With several local devices (GPUs, or host devices made with
 them (``jax.sharding.NamedSharding`` over the seed axis) when their number divides the seeds. On a
 CPU (each host device) the seeds run in blocks of :data:`CPU_SEED_BLOCK` (``jax.lax.map`` with
 ``batch_size``: a block is vectorized, blocks follow one another), which keeps a block's arrays in the
-caches; on a two-core CPU, two host devices of one thread each
+caches. On a two-core CPU, two host devices of one thread each
 (``XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1"``, set before JAX starts) run a large batch of seeds about 20% faster than
-one device whose operations are split over the two cores.
+intra_op_parallelism_threads=1"``, set before JAX starts) each run half of the seeds (on a loaded
+machine: 10 days of 1,000 agents x 64 seeds in 1.8 s against 2.2 s on one device over both cores; a
+whole year 68.7 s against 64.5 s, so no gain to count on).
 
 Randomness: seed ``s`` has key ``keys[s]`` (``jax.random.split(key, seeds)``, or ``key`` itself when it
 holds one key per seed), and day ``d`` of seed ``s`` uses ``jax.random.fold_in(keys[s], d)``: results
@@ -154,8 +155,8 @@ def _scan_days(scenario, network, state, key, days, active_days):
 
 
 #: Seeds vectorized together on a CPU; blocks run one after another (``jax.lax.map``), so that a block's
-#: ``(seeds, agents, slots)`` arrays stay in the caches: 1,000 agents x 64 seeds ran 1.7x faster in blocks of
-#: 8 than as one ``vmap`` of 64 on 2 cores (benchmarks/results/market.md). Other devices vectorize all seeds.
+#: ``(seeds, agents, slots)`` arrays stay in the caches: 10 days of 1,000 agents x 64 seeds took 2.6 s in blocks
+#: of 8 against 4.2 s as one ``vmap`` of 64 on the (loaded) 2 cores. Other devices vectorize all their seeds.
 CPU_SEED_BLOCK = 8
 
 
