@@ -378,22 +378,34 @@ def simulate(scenario: MarketScenario, *, days: int, seeds: int = 1, key, ledger
     start = time.perf_counter()
     bar = tqdm(total=days, initial=min(done_chunks * length, days), unit="day", desc="simulate",
                disable=not progress, dynamic_ncols=True)
+    def finish(k, chunk_states, outputs):
+        """Chunk ``k``'s host work: its outputs to numpy, the checkpoint, the ledger, the progress bar."""
+        first = k * length
+        active = min(length, days - first)
+        outputs = {name: np.asarray(value)[:, :active] for name, value in jax.device_get(outputs).items()
+                   if settlements or name.split(".", 1)[-1] not in SETTLEMENT_FIELDS}
+        parts.append(outputs)
+        if checkpoint is not None:
+            _save_chunk(checkpoint, k, outputs)
+            saver.save(k + 1, chunk_states, force=True)
+        if book is not None:
+            _append_days(book, outputs, first, first, first + active)
+        bar.update(active)
+        bar.set_postfix_str(f"{seeds * (first + active - min(done_chunks * length, days)) / max(time.perf_counter() - start, 1e-9):,.1f} seed-days/s")
+
     try:
+        # Pipelined: chunk k+1 is dispatched (JAX runs it asynchronously) before chunk k's outputs are
+        # fetched, converted, checkpointed and written to the ledger, so the device never waits on the host.
+        pending = None
         for k in range(done_chunks, chunks):
-            first = k * length
-            active = min(length, days - first)
+            active = min(length, days - k * length)
             states, outputs = _run_chunk(scenario, states, keys, jnp.int32(active), length=length, block=block,
                                          mesh=mesh)
-            outputs = {name: np.asarray(value)[:, :active] for name, value in jax.device_get(outputs).items()
-                       if settlements or name.split(".", 1)[-1] not in SETTLEMENT_FIELDS}
-            parts.append(outputs)
-            if checkpoint is not None:
-                _save_chunk(checkpoint, k, outputs)
-                saver.save(k + 1, states, force=True)
-            if book is not None:
-                _append_days(book, outputs, first, first, first + active)
-            bar.update(active)
-            bar.set_postfix_str(f"{seeds * (first + active - min(done_chunks * length, days)) / max(time.perf_counter() - start, 1e-9):,.1f} seed-days/s")
+            if pending is not None:
+                finish(*pending)
+            pending = (k, states, outputs)
+        if pending is not None:
+            finish(*pending)
         report = book.verify() if book is not None else None
     finally:
         bar.close()
