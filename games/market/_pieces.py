@@ -89,6 +89,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mechanisms import (BetaEvidence, MultiUnitClearing, beta_score, beta_update, daily_proportional_user_bill,
+                        huang_sorted_clearing,
                         marginal_cost_price, mcafee_double_auction, penalize, price_tier,
                         pytree_dataclass, quadratic_cost, slash)
 
@@ -574,19 +575,6 @@ def _ranked_book(prices, quantities, mask, descending: bool):
     return sorted_prices, sorted_quantities, place
 
 
-def _equal_reduction(quantity, eligible, volume):
-    """``max(q - delta, 0)`` on the eligible traders, ``delta >= 0`` making their total ``volume``: the
-    threshold of the Euclidean projection onto a scaled simplex (Held, Wolfe and Crowder 1974), as in
-    :func:`mechanisms.huang_double_auction`."""
-    q = jnp.where(eligible, quantity, 0.0)
-    ordered = -jnp.sort(-q)
-    j = jnp.arange(1, q.shape[-1] + 1, dtype=q.dtype)
-    theta = (jnp.cumsum(ordered) - volume) / j
-    rho = jnp.max(jnp.where(ordered > theta, jnp.arange(q.shape[-1]), 0))
-    delta = jnp.maximum(theta[rho], 0.0)
-    return jnp.where(eligible & (volume > 0), jnp.maximum(q - delta, 0.0), 0.0)
-
-
 def auction_clearing(scenario: MarketScenario, offers: Offers, key) -> MultiUnitClearing:
     """The day's multi-unit double auction of Huang et al. (2002): the clearing of
     :func:`mechanisms.huang_double_auction` on the day's book, with its sort replaced by a ranking of
@@ -601,25 +589,9 @@ def auction_clearing(scenario: MarketScenario, offers: Offers, key) -> MultiUnit
 
     Reference: P. Huang, A. Scheller-Wolf and K. Sycara (2002), Computational Intelligence 18(4).
     """
-    dtype = offers.bid.dtype
     b, qb, b_place = _ranked_book(offers.bid, offers.buy_quantity, offers.buyer_mask, descending=True)
     s, qs, s_place = _ranked_book(offers.ask, offers.sell_quantity, offers.seller_mask, descending=False)
-    demand, supply = jnp.cumsum(qb), jnp.cumsum(qs)
-    demand_before, supply_before = demand - qb, supply - qs
-    # buyer k trades efficiently up to min(D_k, S(m_k)), S(m_k) the supply of the sellers asking <= b_k,
-    # if it gets any unit (S(m_k) > D_{k-1}); the efficient volume Q* is the largest such volume
-    supply_at_bid = jnp.concatenate([jnp.zeros(1, dtype), supply])[jnp.searchsorted(s, b, side="right")]
-    candidate = jnp.where((qb > 0) & (supply_at_bid > demand_before), jnp.minimum(demand, supply_at_bid), 0.0)
-    efficient_volume = jnp.max(candidate)
-    trade = efficient_volume > 0
-    # the marginal traders K and L hold unit Q*; those ranked before them trade at their prices
-    K = jnp.argmax((demand_before < efficient_volume) & (efficient_volume <= demand))
-    L = jnp.argmax((supply_before < efficient_volume) & (efficient_volume <= supply))
-    buyer_price = jnp.where(trade, b[K], 0.0)
-    seller_price = jnp.where(trade, s[L], 0.0)
-    volume = jnp.where(trade, jnp.minimum(demand_before[K], supply_before[L]), 0.0)
-    bought_sorted = _equal_reduction(qb, trade & (jnp.arange(b.shape[0]) < K), volume)
-    sold_sorted = _equal_reduction(qs, trade & (jnp.arange(s.shape[0]) < L), volume)
+    bought_sorted, sold_sorted, buyer_price, seller_price = huang_sorted_clearing(b, s, qb, qs)
     bought = jnp.where(b_place < b.shape[0], bought_sorted[jnp.minimum(b_place, b.shape[0] - 1)], 0.0)
     sold = jnp.where(s_place < s.shape[0], sold_sorted[jnp.minimum(s_place, s.shape[0] - 1)], 0.0)
     payments, receipts = buyer_price * bought, seller_price * sold

@@ -45,7 +45,7 @@ from .._batching import over_markets
 from .._pytree import pytree_dataclass
 from .._validation import as_real_array, check_finite_nonnegative, check_order_book
 
-__all__ = ["MultiUnitClearing", "huang_double_auction", "efficient_multi_unit_trades"]
+__all__ = ["MultiUnitClearing", "huang_double_auction", "huang_sorted_clearing", "efficient_multi_unit_trades"]
 
 
 @pytree_dataclass
@@ -115,10 +115,16 @@ def _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quant
     return b_order, s_order, b, s, qb, qs
 
 
-def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quantities):
-    dtype = bids.dtype
-    b_order, s_order, b, s, qb, qs = _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities,
-                                                  sell_quantities)
+def huang_sorted_clearing(b, s, qb, qs):
+    """Huang et al.'s (2002) clearing of one book already sorted: ``(bought, sold, buyer_price, seller_price)``.
+
+    ``b`` are the bids in descending and ``s`` the asks in ascending order (ties in index order), the
+    absent traders at the end with bid ``-inf`` / ask ``+inf`` and quantity 0; ``qb`` and ``qs`` the
+    quantities in the same orders. ``bought`` and ``sold`` are in the sorted orders. It is the clearing
+    of :func:`huang_double_auction` after its sort, shared with books ranked another way (the repeated
+    market ranks its traders once for every seed).
+    """
+    dtype = b.dtype
     demand = jnp.cumsum(qb)  # D_k: cumulative demand through sorted buyer k
     supply = jnp.cumsum(qs)
     demand_before = demand - qb
@@ -137,10 +143,14 @@ def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quan
     seller_price = jnp.where(trade, s[L], 0.0)
     buyers = trade & (jnp.arange(b.shape[0]) < K)
     sellers = trade & (jnp.arange(s.shape[0]) < L)
-    volume = jnp.minimum(demand_before[K], supply_before[L])
-    volume = jnp.where(trade, volume, 0.0)
-    bought_sorted = _equal_reduction(qb, buyers, volume)
-    sold_sorted = _equal_reduction(qs, sellers, volume)
+    volume = jnp.where(trade, jnp.minimum(demand_before[K], supply_before[L]), 0.0)
+    return _equal_reduction(qb, buyers, volume), _equal_reduction(qs, sellers, volume), buyer_price, seller_price
+
+
+def _huang_single(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quantities):
+    b_order, s_order, b, s, qb, qs = _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities,
+                                                  sell_quantities)
+    bought_sorted, sold_sorted, buyer_price, seller_price = huang_sorted_clearing(b, s, qb, qs)
     bought = jnp.zeros_like(bought_sorted).at[b_order].set(bought_sorted)
     sold = jnp.zeros_like(sold_sorted).at[s_order].set(sold_sorted)
     payments = buyer_price * bought

@@ -243,3 +243,15 @@ def min_max(x: jax.Array, axes) -> tuple[jax.Array, jax.Array]:
         return jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1])
 
     return jax.lax.reduce((x, x), (inf, -inf), combine, tuple(axes))
+
+
+def over_batch(one, many, payoffs, tol, batch_ndim: int):
+    """``one(payoffs, tol)`` for a single game, else ``many`` on the flattened batch, reshaped back: the
+    entry of the batched finite solvers (the batch axes are the leading ``batch_ndim`` of ``payoffs``)."""
+    tol = jnp.asarray(tol, payoffs.dtype)
+    if batch_ndim == 0:
+        return one(payoffs, tol)
+    batch_shape = payoffs.shape[:batch_ndim]
+    flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
+    result = many(flat, jnp.broadcast_to(tol, flat.shape[:1]))
+    return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)

@@ -67,7 +67,7 @@ import numpy as np
 
 from games import NormalFormGame
 
-from .._core._pivoting import one_and_many
+from .._core._pivoting import over_batch, one_and_many
 from .._core._result import EquilibriumSet, Status
 from .._core._validation import check_count, check_game, check_tol
 
@@ -445,13 +445,7 @@ def _entry_points(rows: int):
 @functools.partial(jax.jit, static_argnames=("rows", "batch_ndim"))
 def _support_enumeration(payoffs, tol, *, rows, batch_ndim):
     one, many = _entry_points(rows)
-    tol = jnp.asarray(tol, payoffs.dtype)
-    if batch_ndim == 0:
-        return one(payoffs, tol)
-    batch_shape = payoffs.shape[:batch_ndim]
-    flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
-    result = many(flat, jnp.broadcast_to(tol, flat.shape[:1]))
-    return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)
+    return over_batch(one, many, payoffs, tol, batch_ndim)
 
 
 def support_enumeration(

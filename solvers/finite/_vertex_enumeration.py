@@ -50,7 +50,7 @@ import numpy as np
 
 from games import NormalFormGame
 
-from .._core._pivoting import exchange, lex_min_ratio_dictionary, one_and_many, tolerances, unit_range_plus_one
+from .._core._pivoting import over_batch, exchange, lex_min_ratio_dictionary, one_and_many, tolerances, unit_range_plus_one
 from .._core._result import EquilibriumSet, Status
 from .._core._validation import check_count, check_game, check_tol
 from ._support_enumeration import _max_vertices, max_nondegenerate_equilibria
@@ -268,13 +268,7 @@ def _entry_points(rows: int, max_steps: int):
 @functools.partial(jax.jit, static_argnames=("rows", "max_steps", "batch_ndim"))
 def _vertex_enumeration(payoffs, tol, *, rows, max_steps, batch_ndim):
     one, many = _entry_points(rows, max_steps)
-    tol = jnp.asarray(tol, payoffs.dtype)
-    if batch_ndim == 0:
-        return one(payoffs, tol)
-    batch_shape = payoffs.shape[:batch_ndim]
-    flat = payoffs.reshape((-1,) + payoffs.shape[batch_ndim:])
-    result = many(flat, jnp.broadcast_to(tol, flat.shape[:1]))
-    return jax.tree_util.tree_map(lambda a: a.reshape(batch_shape + a.shape[1:]), result)
+    return over_batch(one, many, payoffs, tol, batch_ndim)
 
 
 def vertex_enumeration(
