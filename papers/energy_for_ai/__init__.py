@@ -27,14 +27,7 @@ from analysis import simulate
 from games import default_market
 
 from .. import register, save_figure
-from ._style import COLOURS, styled  # Okabe and Ito (2008): blue, vermillion, bluish green, orange
-
-
-def _band(ax, days, values, colour, label):
-    """Median over seeds and the 10-90% band; ``values`` is ``(seeds, days)``."""
-    low, mid, high = np.percentile(values, [10, 50, 90], axis=0)
-    ax.fill_between(days, low, high, color=colour, alpha=0.25, lw=0)
-    ax.plot(days, mid, color=colour, lw=1.2, label=label)
+from ._style import COLOURS, band, styled  # Okabe and Ito (2008): blue, vermillion, bluish green, orange
 
 
 @register("market_year")
@@ -72,25 +65,25 @@ def market_year(out_dir: str, *, quick: bool = False) -> list[str]:
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     ax = axes[0, 0]
-    _band(ax, days, result.prices.mean(-1), COLOURS[0], "daily mean price")
+    band(ax, days, result.prices.mean(-1), COLOURS[0], "daily mean price", alpha=0.25)
     ax.set_ylabel("price per unit of energy")
     ax.set_title("(a) price")
     ax = axes[0, 1]
-    _band(ax, days, result.renewable_share, COLOURS[2], "renewable share")
+    band(ax, days, result.renewable_share, COLOURS[2], "renewable share", alpha=0.25)
     ax.set_ylabel("share of served load")
     ax.set_title("(b) renewable share")
     ax = axes[1, 0]
-    _band(ax, days, result.unserved_energy, COLOURS[1], "unserved energy")
+    band(ax, days, result.unserved_energy, COLOURS[1], "unserved energy", alpha=0.25)
     ax.set_ylabel("energy per day")
     ax.set_title("(c) unserved energy (scarcity and congestion)")
     ax.set_xlabel("day")
     ax = axes[1, 1]
-    _band(ax, days, result.credits.mean(-1), COLOURS[3], "data centers' credits (mean)")
+    band(ax, days, result.credits.mean(-1), COLOURS[3], "data centers' credits (mean)", alpha=0.25)
     ax.set_ylabel("energy credits")
     twin = ax.twinx()
-    _band(twin, days, result.reputation[:, :, ~malicious].mean(-1), COLOURS[0], "reputation, honest")
+    band(twin, days, result.reputation[:, :, ~malicious].mean(-1), COLOURS[0], "reputation, honest", alpha=0.25)
     if malicious.any():
-        _band(twin, days, result.reputation[:, :, malicious].mean(-1), COLOURS[1], "reputation, malicious")
+        band(twin, days, result.reputation[:, :, malicious].mean(-1), COLOURS[1], "reputation, malicious", alpha=0.25)
     twin.spines["right"].set_visible(True)  # the paper's style hides right spines; a twin axis needs it
     twin.set_ylim(0, 1)
     twin.set_ylabel("mean reputation")

@@ -50,10 +50,10 @@ def save(fig, data: dict, out_dir: str, name: str) -> list[str]:
     return [pdf, *save_figure(fig, data, out_dir, name)]
 
 
-def band(ax, x, values, colour, label, **line):
-    """Median over the first axis of ``values`` ``(seeds, len(x))`` and its 10-90% band."""
+def band(ax, x, values, colour, label, *, alpha=0.2, **line):
+    """Median over the first axis of ``values`` ``(seeds, len(x))`` and its 10-90% band (``alpha``: its shade)."""
     import numpy as np
 
     low, mid, high = np.percentile(np.asarray(values), [10, 50, 90], axis=0)
-    ax.fill_between(x, low, high, color=colour, alpha=0.2, lw=0)
+    ax.fill_between(x, low, high, color=colour, alpha=alpha, lw=0)
     ax.plot(x, mid, color=colour, label=label, **{"lw": 1.2, **line})

@@ -129,7 +129,7 @@ def _rule_summary(game, x, households):
     renewables = np.asarray(game.renewables)
     dc = np.asarray(x)[households:].sum(0)
     sunny = renewables > 0.25 * renewables.max()
-    return dict(peak_to_average=float(net.max() / net.mean()),
+    return dict(peak_to_average=peak_to_average(net),
                 supply_cost=float(game.supply_cost(x)),
                 nonrenewable_share=float(jnp.sum(jnp.maximum(game.net_load(x), 0.0)) / jnp.sum(game.energy)),
                 relative_imbalance=float(studies.relative_imbalance(game, x)),
