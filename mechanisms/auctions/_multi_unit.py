@@ -115,6 +115,22 @@ def _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quant
     return b_order, s_order, b, s, qb, qs
 
 
+def _check_sorted_book(b, s, qb, qs):
+    import numpy as np
+
+    b, s, qb, qs = (np.asarray(x) for x in (b, s, qb, qs))
+    if b.ndim != 1 or s.ndim != 1 or qb.shape != b.shape or qs.shape != s.shape:
+        raise ValueError("huang_sorted_clearing: b, qb and s, qs must be one-dimensional pairs of equal length; "
+                         f"got {b.shape}, {qb.shape}, {s.shape}, {qs.shape}")
+    if np.isnan(b).any() or np.isnan(s).any() or not (np.isfinite(qb).all() and np.isfinite(qs).all()):
+        raise ValueError("huang_sorted_clearing: prices must not be NaN and quantities must be finite")
+    if (qb < 0).any() or (qs < 0).any():
+        raise ValueError("huang_sorted_clearing: quantities must be nonnegative")
+    if (np.diff(b) > 0).any() or (np.diff(s) < 0).any():
+        raise ValueError("huang_sorted_clearing: bids must be sorted descending and asks ascending "
+                         "(huang_double_auction sorts an unsorted book)")
+
+
 def huang_sorted_clearing(b, s, qb, qs):
     """Huang et al.'s (2002) clearing of one book already sorted: ``(bought, sold, buyer_price, seller_price)``.
 
@@ -123,7 +139,13 @@ def huang_sorted_clearing(b, s, qb, qs):
     quantities in the same orders. ``bought`` and ``sold`` are in the sorted orders. It is the clearing
     of :func:`huang_double_auction` after its sort, shared with books ranked another way (the repeated
     market ranks its traders once for every seed).
+
+    Concrete inputs are checked (one-dimensional, matching lengths, sorted, nonnegative quantities): a
+    book in another order would clear to a wrong answer, so it is a ``ValueError``; traced inputs are the
+    caller's to sort.
     """
+    if not any(isinstance(x, jax.core.Tracer) for x in (b, s, qb, qs)):
+        _check_sorted_book(b, s, qb, qs)
     dtype = b.dtype
     demand = jnp.cumsum(qb)  # D_k: cumulative demand through sorted buyer k
     supply = jnp.cumsum(qs)

@@ -222,3 +222,22 @@ def test_one_sided_and_empty_markets_are_valid_markets_with_no_trade():
     padded = huang_double_auction(prices, [1.0], units, [5.0], seller_mask=[False])
     np.testing.assert_array_equal(padded.buyer_quantities, 0.0)
     assert float(padded.surplus) == 0.0
+
+
+def test_sorted_clearing_equals_the_auction_and_refuses_an_unsorted_book():
+    """huang_sorted_clearing is huang_double_auction after its sort; a book out of order is refused."""
+    import numpy as np
+
+    from mechanisms import huang_sorted_clearing
+
+    b, s, qb, qs = [10.0, 8.0, 6.0], [1.0, 2.0, 7.0], [3.0, 2.0, 4.0], [2.0, 3.0, 5.0]
+    full = huang_double_auction(b, s, qb, qs)
+    bought, sold, buyer_price, seller_price = huang_sorted_clearing(*map(np.asarray, (b, s, qb, qs)))
+    np.testing.assert_allclose(bought, full.buyer_quantities, atol=1e-12)
+    np.testing.assert_allclose(sold, full.seller_quantities, atol=1e-12)
+    assert float(buyer_price) == float(full.buyer_price) and float(seller_price) == float(full.seller_price)
+    for bad, match in [((b[::-1], s, qb, qs), "sorted"), ((b, s[::-1], qb, qs), "sorted"),
+                       ((b, s, [3.0, -2.0, 4.0], qs), "nonnegative"), ((b, s, qb[:2], qs), "equal length"),
+                       ((b, [1.0, np.nan, 7.0], qb, qs), "NaN")]:
+        with pytest.raises(ValueError, match=match):
+            huang_sorted_clearing(*map(np.asarray, bad))
