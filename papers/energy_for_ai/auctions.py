@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
+import re
 from typing import Callable
 
 import jax
@@ -92,11 +94,25 @@ def settings():
     )
 
 
-def _train(rule, sample_values, quick: bool, key: int = 0):
-    """``train_auction`` with its defaults (full), or a tiny run (quick: 300 steps of 256 menus / 64
-    profiles, 5 misreport steps)."""
+def _checkpoint_dir(out_dir: str, quick: bool) -> str | None:
+    """Where the full-size trainings keep their checkpoints (``out_dir/.checkpoints``): a run killed
+    part way resumes there, and a finished training is not redone. Quick runs keep none."""
+    return None if quick else os.path.join(out_dir, ".checkpoints")
+
+
+def _checkpoint(checkpoint_dir: str | None, name: str) -> str | None:
+    if checkpoint_dir is None:
+        return None
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    return os.path.join(checkpoint_dir, re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".ckpt")
+
+
+def _train(rule, sample_values, quick: bool, key: int = 0, checkpoint: str | None = None):
+    """``train_auction`` with its defaults (full, checkpointed to ``checkpoint`` if given), or a tiny run
+    (quick: 300 steps of 256 menus / 64 profiles, 5 misreport steps)."""
     if not quick:
-        return train_auction(rule, sample_values, key=jax.random.key(key), support=UNIT, progress=True)
+        return train_auction(rule, sample_values, key=jax.random.key(key), support=UNIT, progress=True,
+                             checkpoint=checkpoint)
     if isinstance(rule, RochetNet):
         return train_auction(rule, sample_values, key=jax.random.key(key), steps=300, batch_size=256,
                              learning_rate=1e-2, support=UNIT, progress=True)
@@ -120,15 +136,17 @@ def _measure(rule, params, sample_values, quick: bool, *, regret_profiles: int |
 
 
 @functools.lru_cache(maxsize=2)
-def learned_auction_results(quick: bool):
-    """Train and measure every setting (quick: the three small ones, tiny networks)."""
+def learned_auction_results(quick: bool, checkpoint_dir: str | None = None):
+    """Train and measure every setting (quick: the three small ones, tiny networks); full trainings
+    checkpoint into ``checkpoint_dir`` and resume from it."""
     rows = []
     for setting in settings():
         row = dict(name=setting.name, optimum=setting.optimum, optimum_source=setting.optimum_source,
                    published=setting.published, trained=bool(setting.quick or not quick))
         if row["trained"]:
             rule = setting.quick_rule if quick else setting.full_rule
-            params, history = _train(rule, setting.sample_values, quick)
+            params, history = _train(rule, setting.sample_values, quick,
+                                     checkpoint=_checkpoint(checkpoint_dir, setting.name))
             row.update(_measure(rule, params, setting.sample_values, quick), status=history.status.name,
                        steps=int(history.steps[-1]) if len(history.steps) else 0)
         rows.append(row)
@@ -156,7 +174,7 @@ def learned_auctions(out_dir: str, *, quick: bool = False) -> list[str]:
     (tens of minutes on 2 cores). The quick regret is the dense grid's alone (no gradient restarts).
     Writes PNG, PDF and JSON.
     """
-    rows = learned_auction_results(quick)
+    rows = learned_auction_results(quick, _checkpoint_dir(out_dir, quick))
     stats = dict(quick=quick, rows=rows)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=(3, 2)))
     y = np.arange(len(rows))
@@ -217,13 +235,16 @@ def double_auction_rules(traders: int, learned_params):
 
 
 @functools.lru_cache(maxsize=4)
-def double_auction_results(traders: int, quick: bool):
-    """Train the learned double auction on ``traders + traders`` uniform markets and measure it with
-    McAfee, SBBA, the k-double auction and VCG on the same fresh markets."""
+def double_auction_results(traders: int, quick: bool, checkpoint_dir: str | None = None):
+    """Train the learned double auction on ``traders + traders`` uniform markets (checkpointed into
+    ``checkpoint_dir``) and measure it with McAfee, SBBA, the k-double auction and VCG on the same fresh
+    markets."""
     sample_values = market_values(traders, traders)
     rule = LearnedDoubleAuction(traders, traders)
     size = dict(steps=300, batch_size=256) if quick else {}  # full: the training defaults
-    params, history = train_auction(rule, sample_values, key=jax.random.key(0), support=UNIT, progress=True, **size)
+    params, history = train_auction(rule, sample_values, key=jax.random.key(0), support=UNIT, progress=True,
+                                    checkpoint=_checkpoint(checkpoint_dir, f"double auction {traders} + {traders}"),
+                                    **size)
     markets, regret_markets = (4000, 50) if quick else (20_000, 300)
     attack = dict(restarts=0, steps=0) if quick else dict(restarts=4, steps=100)  # quick: the dense grid alone
     values = sample_values(jax.random.key(20_000), markets)
@@ -269,7 +290,7 @@ def p2p_double_auction(out_dir: str, *, quick: bool = False) -> list[str]:
     dense grid alone; otherwise 5 + 5 and 10 + 10 with the
     training defaults and 20,000 markets. Writes PNG, PDF and JSON.
     """
-    results = [double_auction_results(n, quick) for n in _double_auction_sizes(quick)]
+    results = [double_auction_results(n, quick, _checkpoint_dir(out_dir, quick)) for n in _double_auction_sizes(quick)]
     shown = ("learned (LearnedDoubleAuction)", "McAfee", "SBBA")
     stats = dict(quick=quick, markets={f"{r['traders']}+{r['traders']}": r for r in results})
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
@@ -337,7 +358,8 @@ def mechanism_properties(out_dir: str, *, quick: bool = False) -> list[str]:
     otherwise their full runs. Writes PNG, PDF and JSON.
     """
     table = []
-    for result in (double_auction_results(n, quick) for n in _double_auction_sizes(quick)):
+    checkpoints = _checkpoint_dir(out_dir, quick)
+    for result in (double_auction_results(n, quick, checkpoints) for n in _double_auction_sizes(quick)):
         for name, row in result["rows"].items():
             truthful, ir, budget = PROPERTIES[name]
             table.append(dict(mechanism=name, market=f"{result['traders']} + {result['traders']} uniform",
@@ -345,7 +367,7 @@ def mechanism_properties(out_dir: str, *, quick: bool = False) -> list[str]:
                               surplus=row["surplus"], surplus_min=row["surplus_min"],
                               efficiency=row["welfare_share"], revenue=None, theory_truthful=truthful,
                               theory_ir=ir, theory_budget=budget))
-    for row in learned_auction_results(quick):
+    for row in learned_auction_results(quick, checkpoints):
         if not row["trained"]:
             continue
         family = row["name"].split(",")[0]

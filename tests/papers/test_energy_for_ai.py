@@ -80,3 +80,29 @@ def test_every_quick_figure_is_a_valid_image(tmp_path, name):
         assert rows["VCG"]["surplus_min"] < 0 and rows["k-double (k = 1/2)"]["regret_max"] > 1e-3
         assert all(rows[m]["regret_max"] <= 1e-9 and rows[m]["surplus_min"] >= -1e-12
                    for m in ("McAfee", "SBBA", "learned (LearnedDoubleAuction)"))
+
+
+def test_full_size_auction_trainings_checkpoint_each_run_to_its_own_file(tmp_path, monkeypatch):
+    """Figures 6, 7 and 10 train for tens of minutes at full size: each training checkpoints into the
+    output folder under a name of its own (two settings sharing one file would resume each other's
+    run), and a quick run keeps no checkpoint."""
+    from papers.energy_for_ai import auctions
+
+    assert auctions._checkpoint_dir(str(tmp_path), quick=True) is None
+    folder = auctions._checkpoint_dir(str(tmp_path), quick=False)
+    names = [s.name for s in auctions.settings()] + [f"double auction {n} + {n}" for n in (5, 10)]
+    files = {auctions._checkpoint(folder, name) for name in names}
+    assert len(files) == len(names) and all(f.startswith(folder) and f.endswith(".ckpt") for f in files)
+
+    seen = {}
+
+    def recording_train_auction(rule, sample_values, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(auctions, "train_auction", recording_train_auction)
+    setting = auctions.settings()[0]
+    with pytest.raises(KeyboardInterrupt):
+        auctions._train(setting.full_rule, setting.sample_values, quick=False,
+                        checkpoint=auctions._checkpoint(folder, setting.name))
+    assert seen["checkpoint"] == auctions._checkpoint(folder, setting.name)
