@@ -70,8 +70,9 @@ def test_the_comparison_finds_a_clearing_that_breaks_ties_the_other_way():
     assert draw["ties"]  # only equal prices can tell the two apart
 
 
-def _schedule_by_sorting(scenario, state, day):
-    """The price taker's plan of each pausable job, by a stable sort of its open slots' expected prices (numpy)."""
+def _schedule_by_sorting(scenario, state, day, later_slots_first=False):
+    """The price taker's plan of each pausable job, by a stable sort of its open slots' expected prices (numpy);
+    ``later_slots_first``: ties broken the other way (a rule the schedule must not match)."""
     jobs, T = scenario.jobs, scenario.num_slots
     prices = np.asarray(state.expected_prices)
     out = []
@@ -84,16 +85,15 @@ def _schedule_by_sorting(scenario, state, day):
         days_left = max((deadline - day * T + T - 1) // T, 1)
         target = min(power * len(open_slots), remaining, max(need, remaining / days_left)) if open_slots else 0.0
         row = np.zeros(T)
-        ranked = sorted(open_slots, key=lambda t: prices[t])  # stable: ties in slot order
+        ranked = sorted(open_slots, key=lambda t: (prices[t], -t if later_slots_first else t))  # ties in slot order
         for rank, t in enumerate(ranked):
             row[t] = min(max(target - power * rank, 0.0), power)
         out.append(row)
     return np.asarray(out)
 
 
-@settings(max_examples=6, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.booleans())
-def test_price_takers_fill_their_cheapest_open_slots_as_a_stable_sort_ranks_them(seed, ties):
+def _plans_and_references(seed, ties, later_slots_first=False):
+    """The schedule of ``price_taking_schedule`` and the sorting reference's, on the pausable jobs of three days."""
     scenario = tiny_market(seed % 7, jobs_per_datacenter=6, days=3)
     rng = np.random.default_rng(seed)
     T = scenario.num_slots
@@ -104,5 +104,19 @@ def test_price_takers_fill_their_cheapest_open_slots_as_a_stable_sort_ranks_them
     for day in range(3):
         weather = synthetic_weather(scenario, day, jax.random.key(seed))
         plan = price_taking_schedule(scenario, state, day, weather)
-        expected = _schedule_by_sorting(scenario, state, day)
-        np.testing.assert_allclose(np.asarray(plan.training)[pausable], expected[pausable], rtol=1e-12, atol=1e-12)
+        expected = _schedule_by_sorting(scenario, state, day, later_slots_first)
+        yield np.asarray(plan.training)[pausable], expected[pausable]
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.booleans())
+def test_price_takers_fill_their_cheapest_open_slots_as_a_stable_sort_ranks_them(seed, ties):
+    for plan, expected in _plans_and_references(seed, ties):
+        np.testing.assert_allclose(plan, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_comparison_tells_a_schedule_that_breaks_price_ties_the_other_way():
+    """The reference with ties among equal prices broken by later slots first differs on some tied day, so
+    the test above would catch a schedule that ranks ties that way."""
+    assert any(not np.allclose(plan, expected, rtol=1e-12, atol=1e-12)
+               for seed in range(8) for plan, expected in _plans_and_references(seed, True, later_slots_first=True))
