@@ -41,6 +41,15 @@ def machine() -> str:
     return f"{cpu}; {os.cpu_count()} cores visible; JAX devices: {devices}; Python {platform.python_version()}"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages when the suite starts (the development machine is shared: wall
+    times inflate with the load, so each results file says what it was)."""
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
+    except OSError:
+        return "load average unknown"
+
+
 def versions() -> str:
     import importlib.metadata as md
 
@@ -74,7 +83,7 @@ def main(argv=None):
     if args.lemke_howson_only:
         bench_finite.rerun_lemke_howson(os.path.join(RESULTS_DIR, "finite.md"), quick=args.quick)
     for name in [] if args.assemble or args.lemke_howson_only else args.only or sorted(SUITES):
-        lines = [header, ""]
+        lines = [header[:-2] + f"; {load_average()} at the start._", ""]
         for section in SUITES[name].run(quick=args.quick):
             lines += section + [""]
         with open(os.path.join(RESULTS_DIR, f"{name}.md"), "w") as f:
