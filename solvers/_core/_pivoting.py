@@ -144,6 +144,17 @@ def exchange(D: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | b
     The update is a plain rank-one multiply-subtract followed by a write of column ``col`` (a select
     between the two inside the update made the pivot about a third slower on a CPU under ``vmap``).
     """
+    return exchange_split(D, None, row, col, active)[0]
+
+
+def exchange_split(D: jax.Array, rhs: jax.Array | None, row: jax.Array, col: jax.Array,
+                   active: jax.Array | bool = True) -> tuple[jax.Array, jax.Array | None]:
+    """:func:`exchange` on a dictionary whose right-hand side ``rhs`` is kept apart from its nonbasic
+    columns ``D`` (``None``: ``D``'s last column is the right-hand side, as in :func:`exchange`). The same
+    arithmetic, so the same bits; returns ``(D, rhs)``.
+
+    Keeping ``rhs`` apart lets a work queue read the current vertex (the right-hand sides and bases)
+    without reading ``D``, so XLA updates ``D`` in place instead of copying it for the reader."""
     rows = D.shape[0]
     active = jnp.asarray(active)
     p = D[row, col]
@@ -153,7 +164,10 @@ def exchange(D: jax.Array, row: jax.Array, col: jax.Array, active: jax.Array | b
     pivot_row = D[row] / p
     adjust = jnp.where(active, d - at_row.astype(D.dtype), jnp.zeros_like(d))
     leaving = jnp.where(active, jnp.where(at_row, 1.0 / p, -d / p), d)  # idle: the column is written back
-    return (D - adjust[:, None] * pivot_row[None, :]).at[:, col].set(leaving)
+    D = (D - adjust[:, None] * pivot_row[None, :]).at[:, col].set(leaving)
+    if rhs is not None:
+        rhs = rhs - adjust * (rhs[row] / p)
+    return D, rhs
 
 
 def materialized(x: jax.Array) -> jax.Array:
@@ -177,9 +191,11 @@ def lex_min_ratio_dictionary(D: jax.Array, col: jax.Array, basis: jax.Array, non
     return jnp.argmax(candidates), found
 
 
-def min_ratio_rows(D: jax.Array, col: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def min_ratio_rows(D: jax.Array, col: jax.Array, rhs: jax.Array | None = None
+                   ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The first stage of the ratio test for entering column ``col`` of a dictionary: the rows with a
-    positive entry whose ratio ``rhs / D[:, col]`` is minimal (within the tie tolerance).
+    positive entry whose ratio ``rhs / D[:, col]`` is minimal (within the tie tolerance). ``rhs``: the
+    right-hand side where it is kept apart from ``D`` (default: ``D``'s last column).
 
     Returns ``(candidates, safe, found)``: the rows, the column with non-pivots replaced by one (for
     :func:`break_ratio_ties`) and whether any entry is positive (read off the minimum ratio, which is
@@ -189,7 +205,8 @@ def min_ratio_rows(D: jax.Array, col: jax.Array) -> tuple[jax.Array, jax.Array, 
     column = D[:, col]
     positive = column > pivot_tol
     safe = jnp.where(positive, column, 1.0)
-    ratio = jnp.where(positive, D[:, -1] / safe, jnp.asarray(jnp.inf, D.dtype))
+    rhs = D[:, -1] if rhs is None else rhs
+    ratio = jnp.where(positive, rhs / safe, jnp.asarray(jnp.inf, D.dtype))
     least = jnp.min(ratio)
     return positive & (ratio <= least + tie_tol), safe, jnp.isfinite(least)
 

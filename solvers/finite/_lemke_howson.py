@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from games import NormalFormGame
 
-from .._core._pivoting import (break_ratio_ties, exchange, first_true, last_true, materialized, min_max,
+from .._core._pivoting import (break_ratio_ties, exchange_split, first_true, last_true, materialized, min_max,
                                min_ratio_rows, one_and_many, unit_range_plus_one)
 from .._core._validation import check_game, check_label, check_positive_int, check_tol
 from .._core._result import Equilibrium, Status, final_status, maybe_throw
@@ -126,11 +126,16 @@ class _Path(NamedTuple):
     """Where one Lemke-Howson path stands: both dictionaries, their bases, the entering label.
 
     A dictionary keeps the tableau columns of the nonbasic variables only (the basic ones are unit
-    vectors), then the right-hand side: half the memory and arithmetic of the full tableau.
+    vectors): half the memory and arithmetic of the full tableau. Its right-hand side is kept apart, so
+    that the work queue reads a finished path's vertex (right-hand sides and bases) without reading the
+    dictionaries: XLA then updates them in place, where a reader made it copy both every refill (a third
+    of the solver's time on 20x20 games).
     """
 
-    D0: jax.Array  # P (rows: column actions' constraints): nonbasic columns, then rhs; (n, m + 1)
-    D1: jax.Array  # Q (rows: row actions' constraints): nonbasic columns, then rhs; (m, n + 1)
+    D0: jax.Array  # P (rows: column actions' constraints): nonbasic columns; (n, m)
+    rhs0: jax.Array  # (n,)
+    D1: jax.Array  # Q (rows: row actions' constraints): nonbasic columns; (m, n)
+    rhs1: jax.Array  # (m,)
     basis0: jax.Array  # labels of P's basic variables: x_i is label i, slack s_j is label m + j
     nonbasic0: jax.Array
     basis1: jax.Array  # labels of Q's basic variables: slack r_i is label i, y_j is label m + j
@@ -148,13 +153,14 @@ def _start(payoffs, init_label) -> _Path:
     A = unit_range_plus_one(payoffs[0])[0]
     B = unit_range_plus_one(payoffs[1])[0]
     m, n = A.shape
-    D0 = jnp.concatenate([B.T, jnp.ones((n, 1), dtype)], axis=1)  # s = 1 - B^T x
-    D1 = jnp.concatenate([A, jnp.ones((m, 1), dtype)], axis=1)  # r = 1 - A y
+    D0, rhs0 = B.T, jnp.ones(n, dtype)  # s = 1 - B^T x
+    D1, rhs1 = A, jnp.ones(m, dtype)  # r = 1 - A y
     false = jnp.asarray(False)
     label = jnp.asarray(init_label, jnp.int32)
     slacks0, xs = jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32)
-    return _Path(D0, D1, slacks0, xs, xs, slacks0, label, label, jnp.where(label < m, 0, 1).astype(jnp.int32),
-                 false, false, jnp.asarray(0, jnp.int32))
+    turn = jnp.where(label < m, 0, 1).astype(jnp.int32)
+    return _Path(D0, rhs0, D1, rhs1, slacks0, xs, xs, slacks0, label, label, turn, false, false,
+                 jnp.asarray(0, jnp.int32))
 
 
 def _advance(path: _Path, max_steps) -> _Path:
@@ -168,13 +174,14 @@ def _advance(path: _Path, max_steps) -> _Path:
     n, m = path.D0.shape[1], path.D1.shape[1]
     lex = (jnp.arange(m, m + n, dtype=jnp.int32), jnp.arange(m, dtype=jnp.int32))  # slack labels: B^{-1}
     D = [path.D0, path.D1]
+    rhs = [path.rhs0, path.rhs1]
     basis = [path.basis0, path.basis1]
     nonbasic = [path.nonbasic0, path.nonbasic1]
     entering, turn, done, degenerate, steps = path.entering, path.turn, path.done, path.degenerate, path.steps
     for t in (0, 1):
         active = (~done) & (turn == t) & (steps < max_steps)
         col = first_true(nonbasic[t] == entering[:, None])
-        candidates, safe, found = jax.vmap(min_ratio_rows)(D[t], col)
+        candidates, safe, found = jax.vmap(min_ratio_rows)(D[t], col, rhs[t])
         row = first_true(candidates)
         tied = jnp.any(active & (last_true(candidates) > row))
         break_ties = jax.vmap(break_ratio_ties, in_axes=(0, 0, 0, 0, 0, None))
@@ -184,7 +191,7 @@ def _advance(path: _Path, max_steps) -> _Path:
         row = jnp.where(found, row, 0)  # no pivot row: the path stops (DEGENERATE); keep the indices in range
         leaving = jnp.take_along_axis(basis[t], row[:, None], axis=1)[:, 0]
         moving = active & found
-        D[t] = jax.vmap(exchange)(D[t], row, col, moving)
+        D[t], rhs[t] = jax.vmap(exchange_split)(D[t], rhs[t], row, col, moving)
         at_row = jnp.arange(basis[t].shape[1], dtype=jnp.int32) == row[:, None]
         at_col = jnp.arange(nonbasic[t].shape[1], dtype=jnp.int32) == col[:, None]
         basis[t] = jnp.where(moving[:, None] & at_row, entering[:, None], basis[t])
@@ -194,13 +201,13 @@ def _advance(path: _Path, max_steps) -> _Path:
         entering = jnp.where(moving, leaving, entering)
         turn = jnp.where(moving, 1 - t, turn)
         steps = steps + moving.astype(steps.dtype)
-    return _Path(D[0], D[1], basis[0], nonbasic[0], basis[1], nonbasic[1], path.label, entering, turn, done,
-                 degenerate, steps)
+    return _Path(D[0], rhs[0], D[1], rhs[1], basis[0], nonbasic[0], basis[1], nonbasic[1], path.label, entering,
+                 turn, done, degenerate, steps)
 
 
 def _vertex(path: _Path):
     """The (unnormalized) x and y of the current vertex of every path of a batch (leading axis)."""
-    return _vertex_of(path.D0[..., -1], path.basis0, path.D1[..., -1], path.basis1)
+    return _vertex_of(path.rhs0, path.basis0, path.rhs1, path.basis1)
 
 
 def _vertex_of(rhs0, basis0, rhs1, basis1):
@@ -248,11 +255,15 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
     Paths have very different lengths (for random 20x20 games the mean is near 27
     pivots and the longest of 10,000 over 400), so running all games in lockstep
     wastes most of the work. Here each slot follows one path; every
-    ``refill_every`` double pivots, up to ``refill_size`` idle slots hand their finished
-    path to the output (certified there, on that game's payoffs) and take the next games
-    of the queue (a contiguous block of the input). Only those few slots are read and
-    written: no select over all slots, no pass over all games after the loop; the slots
-    still holding a finished path when the queue is empty are written out once, at the end.
+    ``refill_every`` double pivots, up to ``refill_size`` idle slots write the vertex their
+    path ended at (and its flags) to the output and take the next games of the queue (a
+    contiguous block of the input). Only those few slots are read and written, and only
+    their right-hand sides and bases, never the dictionaries (which XLA then updates in
+    place); the slots still holding a finished path when the queue is empty are written
+    out once, at the end. Every answer is then certified on its own payoffs in one
+    vectorized pass over all games: certifying each refill's games inside the loop
+    gathered their payoffs there and took a third of the time (10,000 random 20x20 games:
+    21 us per game against 30 us, the same answers).
     """
     num_games = payoffs.shape[0]
     m, n = payoffs.shape[-2:]
@@ -264,20 +275,17 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
     def running(paths, holding):
         return holding & ~(paths.done | (paths.steps >= max_steps))
 
-    def write(outputs, paths, slot, games, where):
-        """Certified answers of the paths in slots ``slot`` (solving ``games``) into rows ``where`` of the
-        outputs (out of range: dropped). Only what the vertex and the status need is read from the slots."""
-        games = materialized(games)
+    def write(outputs, paths, slot, where):
+        """The vertices and flags of the paths in slots ``slot`` into rows ``where`` of the outputs (out of
+        range: dropped). Only what the vertex and the status need is read from the slots."""
         rhs0, basis0, rhs1, basis1, done, degenerate, steps = (
-            a[slot] for a in (paths.D0[..., -1], paths.basis0, paths.D1[..., -1], paths.basis1, paths.done,
+            a[slot] for a in (paths.rhs0, paths.basis0, paths.rhs1, paths.basis1, paths.done,
                               paths.degenerate, paths.steps))
-        result = finish(payoffs.at[games].get(mode="promise_in_bounds"), *_vertex_of(rhs0, basis0, rhs1, basis1),
-                        done, degenerate, steps, tols[games])
-        return jax.tree_util.tree_map(lambda out, new: out.at[where].set(new, mode="drop"), outputs, result)
+        found = (*_vertex_of(rhs0, basis0, rhs1, basis1), done, degenerate, steps)
+        return tuple(out.at[where].set(new, mode="drop") for out, new in zip(outputs, found))
 
-    outputs = Equilibrium(strategies=(jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype)),
-                          residual=jnp.zeros(num_games, dtype), iterations=jnp.zeros(num_games, jnp.int32),
-                          status=jnp.zeros(num_games, jnp.int32))
+    outputs = (jnp.zeros((num_games, m), dtype), jnp.zeros((num_games, n), dtype), jnp.zeros(num_games, bool),
+               jnp.zeros(num_games, bool), jnp.zeros(num_games, jnp.int32))
     state = (start(payoffs[:slots], labels[:slots]), jnp.arange(slots, dtype=jnp.int32), jnp.ones(slots, bool),
              jnp.asarray(slots, jnp.int32), outputs)
 
@@ -295,7 +303,7 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
         valid = free < slots
         slot = jnp.where(valid, free, 0)
         flush = valid & holding[slot]
-        outputs = write(outputs, paths, slot, jnp.where(flush, ids[slot], 0), jnp.where(flush, ids[slot], num_games))
+        outputs = write(outputs, paths, slot, jnp.where(flush, ids[slot], num_games))
         # ... and take the next games: the block [first, first + refill_size) of the input, less those
         # already taken (the block is shifted back at the end of the queue so that it stays inside).
         first = jnp.minimum(queued, num_games - refill_size)
@@ -312,4 +320,5 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
         return paths, ids, holding, queued + jnp.sum(take.astype(jnp.int32), dtype=jnp.int32), outputs
 
     paths, ids, holding, _, outputs = jax.lax.while_loop(cond, body, state)
-    return write(outputs, paths, jnp.arange(slots), jnp.where(holding, ids, 0), jnp.where(holding, ids, num_games))
+    outputs = write(outputs, paths, jnp.arange(slots), jnp.where(holding, ids, num_games))
+    return finish(payoffs, *outputs, tols)  # every answer certified on its own payoffs, in one pass
