@@ -387,7 +387,7 @@ def mechanism_properties(out_dir: str, *, quick: bool = False) -> list[str]:
                       "-" if r["efficiency"] is None else f"{r['efficiency']:.3f}",
                       "-" if r["revenue"] is None else f"{r['revenue']:.4f}",
                       f"{r['theory_truthful']} / {r['theory_ir']} / {r['theory_budget']}"])
-    fig, ax = plt.subplots(figsize=(13, 0.42 * (len(cells) + 2) + 0.6))
+    fig, ax = plt.subplots(figsize=(13, 0.34 * (len(cells) + 2) + 0.6))
     ax.set_axis_off()
     drawn = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center")
     drawn.auto_set_font_size(False)
@@ -402,6 +402,6 @@ def mechanism_properties(out_dir: str, *, quick: bool = False) -> list[str]:
         elif col == 4 and table[row - 1]["surplus_min"] is not None and table[row - 1]["surplus_min"] < -1e-9:
             cell.set_facecolor("#F6D5C0")  # a deficit
     drawn.auto_set_column_width(list(range(len(header))))
-    ax.set_title("Empirical properties of the auction rules (shaded: regret above 1e-3 or a deficit)")
+    ax.set_title("Empirical properties of the auction rules (shaded: largest regret above 1e-3, or a deficit)")
     fig.tight_layout()
     return save(fig, stats, out_dir, "mechanism_properties")
