@@ -208,7 +208,8 @@ def learned_auctions(out_dir: str, *, quick: bool = False) -> list[str]:
             right.annotate(text, (max(r["regret"], 1e-8), k), xytext=(3, 0), textcoords="offset points",
                            va="center", fontsize=7)
     right.axvline(1e-3, color="0.4", ls="--", lw=0.8)
-    right.annotate("target 1e-3", (1e-3, len(rows) - 0.6), fontsize=7, color="0.4")
+    right.annotate("target 1e-3", (1e-3, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                   textcoords="offset points", va="top", fontsize=7, color="0.4")  # at the top, clear of the labels
     right.set_xscale("log")
     right.set_xlim(1e-8, 1)
     right.set_yticks(y, [""] * len(rows))
