@@ -128,8 +128,7 @@ class _Path(NamedTuple):
     A dictionary keeps the tableau columns of the nonbasic variables only (the basic ones are unit
     vectors): half the memory and arithmetic of the full tableau. Its right-hand side is kept apart, so
     that the work queue reads a finished path's vertex (right-hand sides and bases) without reading the
-    dictionaries: XLA then updates them in place, where a reader made it copy both every refill (a third
-    of the solver's time on 20x20 games).
+    dictionaries (a reader made XLA copy both at every refill).
     """
 
     D0: jax.Array  # P (rows: column actions' constraints): nonbasic columns; (n, m)
