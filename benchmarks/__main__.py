@@ -19,6 +19,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+from benchmarks._timing import loadavg  # noqa: E402
 from benchmarks import (bench_auctions, bench_design, bench_energy, bench_finite, bench_ipm,  # noqa: E402
                         bench_market, bench_mechanisms, bench_sweeps)
 
@@ -39,15 +40,6 @@ def machine() -> str:
         pass
     devices = ", ".join(sorted({f"{d.platform}:{d.device_kind}" for d in jax.devices()}))
     return f"{cpu}; {os.cpu_count()} cores visible; JAX devices: {devices}; Python {platform.python_version()}"
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages when the suite starts (the development machine is shared: wall
-    times inflate with the load, so each results file says what it was)."""
-    try:
-        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
-    except OSError:
-        return "load average unknown"
 
 
 def versions() -> str:
@@ -79,11 +71,11 @@ def main(argv=None):
     except OSError:
         commit = "?"
     os.makedirs(RESULTS_DIR, exist_ok=True)
-    header = f"_Measured on {datetime.date.today().isoformat()} at commit {commit} on: {machine()}._"
+    measured = f"_Measured on {datetime.date.today().isoformat()} at commit {commit} on: {machine()}"
     if args.lemke_howson_only:
         bench_finite.rerun_lemke_howson(os.path.join(RESULTS_DIR, "finite.md"), quick=args.quick)
     for name in [] if args.assemble or args.lemke_howson_only else args.only or sorted(SUITES):
-        lines = [header[:-2] + f"; {load_average()} at the start._", ""]
+        lines = [f"{measured}; load average {loadavg()} (1/5/15 min) at the start._", ""]
         for section in SUITES[name].run(quick=args.quick):
             lines += section + [""]
         with open(os.path.join(RESULTS_DIR, f"{name}.md"), "w") as f:

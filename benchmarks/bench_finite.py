@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._timing import median_time, timed_call
+from benchmarks._timing import loadavg, median_time, timed_call
 from analysis import nash_conv
 from games import bimatrix, random_game
 from solvers import Status, lemke_howson, support_enumeration, vertex_enumeration
@@ -158,8 +158,7 @@ def lemke_howson_section(quick, rounds=9):
     per_pivot = step / (2 * slots)  # a step is one pivot per dictionary of each of the slots' paths
     ideal = per_pivot * our_pivots
     qe, qe_prebuilt = best["quantecon"], best["quantecon_prebuilt"]
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+    load = loadavg()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return [
         f"## Lemke-Howson: one equilibrium of each of {B:,} random {size}x{size} games",

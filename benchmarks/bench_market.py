@@ -30,6 +30,7 @@ from games import default_market
 from games.market import MarketInputs, initial_market_state, market_network, step
 
 from ._market_agents import agent_loop
+from ._timing import loadavg
 
 CHUNK = 29  # days per chunk of a 365-day run (13 chunks)
 
@@ -43,15 +44,6 @@ def timed_chunk(scenario, seeds: int, key: int, repeats: int = 1) -> tuple[float
         result = simulate(scenario, days=CHUNK, seeds=seeds, key=jax.random.key(key), progress=False)
         best = min(best, time.perf_counter() - start)
     return best, result
-
-
-def loadavg() -> str:
-    """``/proc/loadavg``'s three load averages (1, 5, 15 minutes)."""
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @jax.jit
