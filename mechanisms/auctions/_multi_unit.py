@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._batching import over_markets
 from .._pytree import pytree_dataclass
@@ -116,16 +117,14 @@ def _sorted_book(bids, asks, buyer_mask, seller_mask, buy_quantities, sell_quant
 
 
 def _check_sorted_book(b, s, qb, qs):
-    import numpy as np
-
     b, s, qb, qs = (np.asarray(x) for x in (b, s, qb, qs))
     if b.ndim != 1 or s.ndim != 1 or qb.shape != b.shape or qs.shape != s.shape:
         raise ValueError("huang_sorted_clearing: b, qb and s, qs must be one-dimensional pairs of equal length; "
                          f"got {b.shape}, {qb.shape}, {s.shape}, {qs.shape}")
-    if np.isnan(b).any() or np.isnan(s).any() or not (np.isfinite(qb).all() and np.isfinite(qs).all()):
-        raise ValueError("huang_sorted_clearing: prices must not be NaN and quantities must be finite")
-    if (qb < 0).any() or (qs < 0).any():
-        raise ValueError("huang_sorted_clearing: quantities must be nonnegative")
+    if np.isnan(b).any() or np.isnan(s).any():
+        raise ValueError("huang_sorted_clearing: prices must not be NaN")
+    check_finite_nonnegative(qb, "huang_sorted_clearing: qb")
+    check_finite_nonnegative(qs, "huang_sorted_clearing: qs")
     if (np.diff(b) > 0).any() or (np.diff(s) < 0).any():
         raise ValueError("huang_sorted_clearing: bids must be sorted descending and asks ascending "
                          "(huang_double_auction sorts an unsorted book)")
