@@ -157,6 +157,10 @@ def lemke_howson_section(quick, rounds=9):
     our_pivots = float(np.mean(result.iterations))
     per_pivot = step / (2 * slots)  # a step is one pivot per dictionary of each of the slots' paths
     ideal = per_pivot * our_pivots
+    # Per element or per kernel launch? A step's time as fixed + per-slot cost, from 16 and 64 slots.
+    step_16 = pivot_step_seconds(games.payoffs, slots=16)
+    fixed = max(step_16 - 16 * (step - step_16) / (slots - 16), 0.0)
+    per_pivot_32 = pivot_step_seconds(games.payoffs.astype(jnp.float32), slots=slots) / (2 * slots)
     qe, qe_prebuilt = best["quantecon"], best["quantecon_prebuilt"]
     load = loadavg()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -197,10 +201,11 @@ def lemke_howson_section(quick, rounds=9):
         f"({qe_prebuilt / ideal:.2f}x QuantEcon prebuilt, {qe / ideal:.2f}x with construction); the work queue "
         f"(refills, certification, idle slots and the longest path's tail) adds "
         f"{(per_game / ideal - 1) * 100:.0f}%. A pivot is a few dozen small XLA kernels (ratio test, rank-one "
-        "update, bookkeeping) whose cost grows with the slots (per element, not per launch: 16 slots cost the same "
-        "per pivot), and float32 was only 1.1-1.5x faster in a separate run: the bound is the generated code's cost "
-        "per element of these small arrays, not arithmetic or memory. XLA on a CPU runs two independent loops of "
-        "one program one after the other, so one call cannot use the second core.",
+        f"update, bookkeeping): a step of 16 slots takes {step_16 * 1e6:,.1f} us, so of the {slots}-slot step "
+        f"{fixed / step * 100:.0f}% is fixed (kernel launches) and the rest grows with the slots; in float32 a path's "
+        f"pivot costs {per_pivot_32 * 1e6:.2f} us ({per_pivot / per_pivot_32:.2f}x faster). The bound is mostly the "
+        "generated code's cost per element of these small arrays, not arithmetic or memory. XLA on a CPU runs two "
+        "independent loops of one program one after the other, so one call cannot use the second core.",
         "",
         "| other peers (same games, looped) | time per game | nashgrid (batched) speed-up | instances |",
         "|---|---|---|---|",
