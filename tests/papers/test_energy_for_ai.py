@@ -96,13 +96,16 @@ def test_full_size_auction_trainings_checkpoint_each_run_to_its_own_file(tmp_pat
 
     seen = {}
 
+    class Stop(Exception):
+        pass
+
     def recording_train_auction(rule, sample_values, **kwargs):
         seen.update(kwargs)
-        raise KeyboardInterrupt  # stop before any training
+        raise Stop  # before any training
 
     monkeypatch.setattr(auctions, "train_auction", recording_train_auction)
     setting = auctions.settings()[0]
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Stop):
         auctions._train(setting.full_rule, setting.sample_values, quick=False,
                         checkpoint=auctions._checkpoint(folder, setting.name))
     assert seen["checkpoint"] == auctions._checkpoint(folder, setting.name)
