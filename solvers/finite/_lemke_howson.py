@@ -220,18 +220,30 @@ def _vertex_of(rhs0, basis0, rhs1, basis1):
     return x, y
 
 
-def _finish(payoffs, x, y, done, degenerate, steps, tol) -> Equilibrium:
-    x, y = x / jnp.sum(x), y / jnp.sum(y)
-    # Regrets on each player's unit-range payoffs (so a shift of the payoffs adds no rounding, and each
-    # player is certified against its own payoff range), then NashConv back in payoff units.
-    lo, hi = min_max(payoffs, axes=(1, 2))
+def _finish(payoffs, x, y, done, degenerate, steps, tols) -> Equilibrium:
+    """Normalize and certify the vertices of a batch of games (leading axis) on their own payoffs.
+
+    Regrets are computed on each player's payoffs shifted to a minimum of zero (so a shift of the
+    payoffs adds no rounding, and each player is certified against its own payoff range), then NashConv
+    is reported in payoff units. Written on the whole batch, never slicing one player's payoffs out of
+    ``payoffs``: XLA's CPU reductions copied such a slice (and a shift broadcast over whole matrices)
+    before reading it, which made certifying 10,000 random 20x20 games cost 4 us per game instead of 2.
+    """
+    x = x / jnp.sum(x, axis=-1, keepdims=True)
+    y = y / jnp.sum(y, axis=-1, keepdims=True)
+    lo, hi = min_max(payoffs, axes=(2, 3))  # (games, 2): each player's payoff range
+    m, n = payoffs.shape[-2:]
+    # The shift broadcast along one axis only, materialized (see the docstring).
+    lo_rows = materialized(jnp.broadcast_to(lo[..., None], lo.shape + (n,)))[..., None, :]
+    lo_cols = materialized(jnp.broadcast_to(lo[..., None], lo.shape + (m,)))[..., :, None]
+    row_values = jnp.sum((payoffs - lo_rows) * y[:, None, None, :], axis=-1)[:, 0]  # (games, m)
+    col_values = jnp.sum((payoffs - lo_cols) * x[:, None, :, None], axis=-2)[:, 1]  # (games, n)
+    regrets = jnp.stack([jnp.max(row_values, -1) - jnp.sum(row_values * x, -1),
+                         jnp.max(col_values, -1) - jnp.sum(col_values * y, -1)], axis=-1)
+    nash_conv = jnp.sum(regrets, axis=-1)
     spread = hi - lo
-    row_values = jnp.einsum("ij,j->i", payoffs[0] - lo[0], y)
-    col_values = jnp.einsum("ij,i->j", payoffs[1] - lo[1], x)
-    regrets = jnp.stack([jnp.max(row_values) - jnp.sum(row_values * x), jnp.max(col_values) - jnp.sum(col_values * y)])
-    nash_conv = jnp.sum(regrets)
     unit_regrets = regrets / jnp.where(spread > 0, spread, 1.0)
-    status = final_status(jnp.max(unit_regrets), done, tol, degenerate=degenerate)
+    status = final_status(jnp.max(unit_regrets, axis=-1), done, tols, degenerate=degenerate)
     # A path cut short ends at a vertex where one player's vector may be zero (NaN once
     # normalized): that is a MAX_STEPS result, not a numerical failure.
     status = jnp.where(done, status, Status.MAX_STEPS).astype(jnp.int32)
@@ -245,7 +257,7 @@ def _lemke_howson_lockstep(payoffs, labels, tols, *, max_steps):
         lambda p: _advance(p, max_steps),
         jax.vmap(_start)(payoffs, labels),
     )
-    return jax.vmap(_finish)(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tols)
+    return _finish(payoffs, *_vertex(path), path.done, path.degenerate, path.steps, tols)
 
 
 def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every=3, refill_size=None):
@@ -269,7 +281,6 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
     dtype = payoffs.dtype
     refill_size = max(1, slots // 4) if refill_size is None else min(refill_size, slots)
     start = jax.vmap(_start)
-    finish = jax.vmap(_finish)
 
     def running(paths, holding):
         return holding & ~(paths.done | (paths.steps >= max_steps))
@@ -320,4 +331,4 @@ def _lemke_howson_queue(payoffs, labels, tols, *, max_steps, slots, refill_every
 
     paths, ids, holding, _, outputs = jax.lax.while_loop(cond, body, state)
     outputs = write(outputs, paths, jnp.arange(slots), jnp.where(holding, ids, num_games))
-    return finish(payoffs, *outputs, tols)  # every answer certified on its own payoffs, in one pass
+    return _finish(payoffs, *outputs, tols)  # every answer certified on its own payoffs, in one pass
