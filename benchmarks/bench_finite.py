@@ -201,8 +201,11 @@ def lemke_howson_section(quick, rounds=9):
         f"({qe_prebuilt / ideal:.2f}x QuantEcon prebuilt, {qe / ideal:.2f}x with construction); the work queue "
         f"(refills, certification, idle slots and the longest path's tail) adds "
         f"{(per_game / ideal - 1) * 100:.0f}%. A pivot is a few dozen small XLA kernels (ratio test, rank-one "
-        f"update, bookkeeping): a step of 16 slots takes {step_16 * 1e6:,.1f} us, so of the {slots}-slot step "
-        f"{fixed / step * 100:.0f}% is fixed (kernel launches) and the rest grows with the slots; in float32 a path's "
+        f"update, bookkeeping): a step of 16 slots takes {step_16 * 1e6:,.1f} us, so "
+        + (f"of the {slots}-slot step {fixed / step * 100:.0f}% is fixed (kernel launches) and the rest grows with "
+           "the slots" if fixed > 0 else f"none of the {slots}-slot step is measurably fixed (kernel launches): it "
+           "grows with the slots")
+        + "; in float32 a path's "
         f"pivot costs {per_pivot_32 * 1e6:.2f} us ({per_pivot / per_pivot_32:.2f}x the speed of float64). The bound is mostly the "
         "generated code's cost per element of these small arrays, not arithmetic or memory. XLA on a CPU runs two "
         "independent loops of one program one after the other, so one call cannot use the second core.",
