@@ -183,9 +183,19 @@ class _Polyhedral:
             self.in_values = lambda v: jnp.zeros(0, dtype)
             self.in_adjoint = lambda mu: jnp.zeros(self.n, dtype)
         self.m = b.size
-        if 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
-            # Small enough: form A once (m adjoint products) and apply it as a matrix from then on.
-            self.A = jax.vmap(self.in_adjoint)(jnp.eye(self.m, dtype=dtype))
+        if shared and problem.matrix is not None and self.m > 0:
+            self.A = jnp.asarray(problem.matrix, dtype).reshape(self.m, self.n)  # the game's own matrix
+        elif 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
+            # Small enough: form A once, from the cheaper side: n products with the (linear) values map
+            # for a tall A, m with its adjoint for a wide one (a 50x50 lattice has 9,800 line rows on 50
+            # strategies: the adjoint side built a 9,800 x 9,800 identity first, a third of the solve).
+            if self.n <= self.m:
+                zero = jnp.zeros(self.n, dtype)
+                column = lambda e: jax.jvp(self.in_values, (zero,), (e,))[1]
+                self.A = jax.vmap(column, out_axes=1)(jnp.eye(self.n, dtype=dtype))
+            else:
+                self.A = jax.vmap(self.in_adjoint)(jnp.eye(self.m, dtype=dtype))
+        if self.A is not None:
             self.in_values = lambda v: self.A @ v
             self.in_adjoint = lambda mu: mu @ self.A
         self.active = jnp.isfinite(b)

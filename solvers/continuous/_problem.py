@@ -57,14 +57,15 @@ def has_binding_constraints(game) -> bool:
 
 
 def _constraints(game):
-    """``(values, adjoint, upper, norm_bound)`` of the shared constraints, matrix-free either way."""
+    """``(values, adjoint, upper, norm_bound, matrix)`` of the shared constraints: matrix-free maps either
+    way, and ``A`` itself (``(m, x.size)``) where the game gives it densely (else ``None``)."""
     if isinstance(game, SharedLinearConstraints):
         return (game.constraint_values, game.constraint_adjoint, game.constraint_upper(),
-                game.constraint_norm_bound)
+                game.constraint_norm_bound, None)
     A, upper = game.shared_constraints()
     shape = jax.eval_shape(game.initial_point).shape
     norm = lambda: jnp.linalg.norm(A, 2) if A.size else jnp.zeros((), A.dtype)
-    return (lambda x: A @ x.ravel()), (lambda mu: (A.T @ mu).reshape(shape)), upper, norm
+    return (lambda x: A @ x.ravel()), (lambda mu: (A.T @ mu).reshape(shape)), upper, norm, A
 
 
 class Problem:
@@ -76,6 +77,8 @@ class Problem:
       shape: the strategies' shape.
       unique: whether the equilibrium is unique (implicit derivatives exist).
       values, adjoint, upper, active, norm_bound: the shared constraints ``A x <= upper`` (none: zero rows).
+      matrix: ``A`` as a dense ``(m, x.size)`` array where the game gives it so
+        (:class:`games.DenseSharedConstraints`), else ``None``.
     """
 
     def __init__(self, game):
@@ -86,8 +89,9 @@ class Problem:
         self.shape, self.dtype = start.shape, start.dtype
         self.unique = bool(game.unique_equilibrium) if isinstance(game, DeclaresUniqueness) else True
         if has_shared_constraints(game):
-            self.values, self.adjoint, upper, self._norm = _constraints(game)
+            self.values, self.adjoint, upper, self._norm, self.matrix = _constraints(game)
         else:
+            self.matrix = None
             self.values = lambda x: jnp.zeros(0, x.dtype)
             self.adjoint = lambda mu: jnp.zeros(self.shape, mu.dtype)
             upper, self._norm = jnp.zeros(0, self.dtype), lambda: jnp.zeros((), self.dtype)
