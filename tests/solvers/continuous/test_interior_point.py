@@ -342,3 +342,26 @@ def test_an_absolute_stopping_rule_fails_the_same_check():
     unit = find(UNITS, lambda u: not same_answer(as_result(absolute(cournot_in_units(u))), reference, u),
                 settings=settings(deadline=None, database=None))
     assert not same_answer(as_result(absolute(cournot_in_units(unit))), reference, unit)
+
+
+def test_the_constraint_matrix_is_formed_from_the_cheaper_side_and_equals_the_dense_one():
+    """The interior point forms a matrix-free ``A`` by n forward products when it is tall and by m adjoint
+    products when it is wide (the adjoint side on a 50x50 lattice built a 9,800 x 9,800 identity); both must
+    give the game's dense matrix, and a game's own dense matrix is used as it is."""
+    from games import demand_response_game
+    from solvers.continuous._interior_point import _Polyhedral
+
+    T, capacity = 8, [2.0, 1.0]
+    rng = np.random.default_rng(0)
+    for users, tall in ((1, True), (4, False)):
+        upper = rng.uniform(0.5, 2.0, (users, T))
+        game = demand_response_game(np.zeros((users, T)), upper, upper.sum(1) * 0.5, a=rng.uniform(0.05, 0.5, T),
+                                    storage_capacity=capacity, storage_initial=[0.5 * c for c in capacity],
+                                    storage_max_charge=[0.8, 0.5], storage_max_discharge=[0.6, 0.5])
+        A = np.asarray(game.shared_constraints()[0])
+        assert (A.shape[0] >= A.shape[1]) == tall
+        formed = np.asarray(_Polyhedral(game, shared=True).A)
+        np.testing.assert_allclose(formed, A, rtol=0, atol=1e-15)
+        assert np.abs(A).sum() > 0  # not vacuous
+    game = congested()
+    np.testing.assert_array_equal(_Polyhedral(game, shared=True).A, game.shared_constraints()[0])
