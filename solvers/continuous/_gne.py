@@ -41,7 +41,7 @@ from ._certify import certify_deviations
 from ._first_order import extragradient_step, projected_step
 from ._interior_point import declared_unique, fixed_point_steps, interior_point, interior_point_status
 from ._newton import proximal_complementarity_newton
-from ._problem import Problem, check_continuous_game, has_shared_constraints, is_polyhedral
+from ._problem import Problem, check_continuous_game, has_shared_constraints, initial_point_aval, is_polyhedral
 from ._variational import VariationalEquilibrium
 
 __all__ = ["solve_gne", "GeneralizedEquilibrium", "GNE_METHODS"]
@@ -162,7 +162,7 @@ def solve_gne(game, *, method: str | None = None, step_size=None, tol: float | N
     adjoint = check_adjoint(adjoint, unrolled_ok=method == "extragradient", solver=f"solve_gne[{method}]")
     default_steps = 5_000 if method == "semismooth_newton" else 200_000
     max_steps = check_positive_int(default_steps if max_steps is None else max_steps, "max_steps")
-    dtype = jax.eval_shape(game.initial_point).dtype
+    dtype = initial_point_aval(game).dtype
     tol = check_tol(tol, dtype, float64=1e-10)
     if step_size is None:
         L, norm = game.lipschitz_bound(), Problem(game).norm_bound()
@@ -186,7 +186,7 @@ def _interior_point_entry(game, step_size, tol, max_steps, adjoint, certify, thr
                          f"upper_bounds()); {type(game).__name__} has none: use method='extragradient'")
     adjoint = check_adjoint(adjoint, unrolled_ok=False, solver="solve_gne[interior_point]")
     max_steps = check_positive_int(INTERIOR_POINT_MAX_STEPS if max_steps is None else max_steps, "max_steps")
-    dtype = jax.eval_shape(game.initial_point).dtype
+    dtype = initial_point_aval(game).dtype
     tol = check_tol(tol, dtype, float64=1e-8)
     if step_size is not None:
         step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))

@@ -16,7 +16,7 @@ from games import (BestResponses, BoxStrategySets, ContinuousGame, DeclaresUniqu
                    ScaledPseudoGradient, SharedLinearConstraints, StrategyEqualities)
 
 __all__ = ["Problem", "check_continuous_game", "has_shared_constraints", "has_binding_constraints",
-           "has_best_responses", "is_polyhedral"]
+           "has_best_responses", "initial_point_aval", "is_polyhedral"]
 
 
 def check_continuous_game(game, solver: str) -> None:
@@ -31,6 +31,31 @@ def check_continuous_game(game, solver: str) -> None:
             continue
         if jnp.issubdtype(leaf.dtype, jnp.inexact) and bool(np.isnan(np.asarray(leaf)).any()):
             raise ValueError(f"{solver}: the game's {jax.tree_util.keystr(path).lstrip('.')} contains NaN")
+
+
+_INITIAL_POINT_AVALS: dict = {}
+
+
+def _initial_point(game):
+    return game.initial_point()
+
+
+def initial_point_aval(game) -> jax.ShapeDtypeStruct:
+    """Shape and dtype of ``game.initial_point()`` without running it: ``jax.eval_shape``, cached per game
+    structure (pytree definition, static fields included, and the leaves' shapes and dtypes). Tracing it
+    afresh on every eager call cost 0.5-1.4 ms, more than the IEEE 30 Cournot solve itself (0.4-0.6 ms)."""
+    leaves, treedef = jax.tree_util.tree_flatten(game)
+    try:
+        key = (treedef, tuple(jax.typeof(leaf) for leaf in leaves))  # shape, dtype and weak type (tracers too)
+        hash(key)
+    except TypeError:  # an unhashable static field or a leaf that is not an array: no cache
+        return jax.eval_shape(_initial_point, game)
+    aval = _INITIAL_POINT_AVALS.get(key)
+    if aval is None:
+        if len(_INITIAL_POINT_AVALS) >= 256:
+            _INITIAL_POINT_AVALS.clear()
+        aval = _INITIAL_POINT_AVALS[key] = jax.eval_shape(_initial_point, game)
+    return aval
 
 
 def has_shared_constraints(game) -> bool:

@@ -56,7 +56,8 @@ from ._certify import certify_deviations
 from ._first_order import extragradient_step, projected_step
 from ._interior_point import declared_unique, interior_point, interior_point_status
 from ._newton import semismooth_newton
-from ._problem import Problem, check_continuous_game, has_best_responses, has_binding_constraints, is_polyhedral
+from ._problem import (Problem, check_continuous_game, has_best_responses, has_binding_constraints, initial_point_aval,
+                       is_polyhedral)
 
 __all__ = ["solve_vi", "VariationalEquilibrium", "VI_METHODS", "natural_map_residual"]
 
@@ -150,7 +151,7 @@ def solve_vi(game, *, method: str = "extragradient", step_size=None, tol: float 
     adjoint = check_adjoint(adjoint, unrolled_ok=method in FIRST_ORDER, solver=f"solve_vi[{method}]")
     max_steps = check_positive_int(DEFAULT_MAX_STEPS.get(method, 100_000) if max_steps is None else max_steps,
                                    "max_steps")
-    start = jax.eval_shape(game.initial_point)  # shape and dtype, without running anything eagerly
+    start = initial_point_aval(game)  # shape and dtype, without running anything eagerly
     tol = check_tol(tol, start.dtype, float64=1e-8 if method == "interior_point" else 1e-10)
     if x0 is not None:
         x0 = jnp.asarray(x0, start.dtype)

@@ -143,3 +143,24 @@ def test_gradient_with_respect_to_every_reactance_equals_finite_differences(case
     fd = [(float(solve(reactance + e)) - float(solve(reactance - e))) / (2 * e.max()) for e in steps]
     np.testing.assert_allclose(gradient, fd, rtol=1e-5, atol=1e-7)
     assert np.abs(gradient).max() > 1e-3  # a binding network: the reactances matter
+
+
+def test_the_eager_entry_reads_the_start_shape_from_a_cache_keyed_by_structure_and_dtype():
+    """``initial_point_aval`` (the eager entry's shape and dtype of the start, cached instead of traced on
+    every call) equals ``jax.eval_shape`` whatever the producers' count or the dtype, and a float32 game
+    does not get a float64 game's answer from the cache."""
+    from solvers.continuous._problem import initial_point_aval
+
+    grid = ieee14()
+    producers = grid.buses_with_role("producer")
+    games = [network_cournot_game(grid, producers[:k], cost_linear=np.linspace(10.0, 20.0, k), cost_quadratic=0.1,
+                                  demand_intercept=100.0, demand_slope=1.0) for k in (2, len(producers))]
+    games.append(jax.tree_util.tree_map(
+        lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, games[0]))
+    for _ in range(2):  # the second pass reads the cache
+        for game in games:
+            expected = jax.eval_shape(game.initial_point)
+            got = initial_point_aval(game)
+            assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
+    assert initial_point_aval(games[2]).dtype == jnp.float32 and initial_point_aval(games[0]).dtype == jnp.float64
+    assert initial_point_aval(games[0]).shape != initial_point_aval(games[1]).shape
