@@ -372,14 +372,19 @@ def nashopt_row(case, game, first_best, unsubsidized, implicit_seconds, n_implic
 
 
 def run(quick: bool = False):
+    from benchmarks._timing import loadavg
+
+    loads = [loadavg()]
     text1, rows1 = study1_section(quick)
+    loads.append(loadavg())
     text2, rows2 = study2_section(quick)
+    loads.append(loadavg())
     return [[
         "## Mechanism design through equilibria (`solvers.design`)",
         "",
-        "The machine was shared with other jobs while these numbers were taken (load average about 8 on 2 "
-        "cores): absolute times are several times what a quiet machine gives; the ratios, measured "
-        "minutes apart in one process, are the meaningful part.",
+        f"Load averages (1/5/15 min) at the start, after study 1 and after study 2: {'; '.join(loads)}, on a "
+        "shared 2-core machine: absolute times move with the load; the ratios, measured minutes apart in one "
+        "process, are the meaningful part.",
         "",
         *HEADER,
         *rows1,
