@@ -49,7 +49,7 @@ def initial_point_aval(game) -> jax.ShapeDtypeStruct:
         key = (treedef, tuple(jax.typeof(leaf) for leaf in leaves))  # shape, dtype and weak type (tracers too)
         hash(key)
     except TypeError:  # an unhashable static field or a leaf that is not an array: no cache
-        return jax.eval_shape(_initial_point, game)
+        return jax.eval_shape(game.initial_point)
     aval = _INITIAL_POINT_AVALS.get(key)
     if aval is None:
         if len(_INITIAL_POINT_AVALS) >= 256:
