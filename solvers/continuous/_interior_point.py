@@ -188,7 +188,7 @@ class _Polyhedral:
         elif 0 < self.m * self.n <= DENSE_CONSTRAINTS_LIMIT:
             # Small enough: form A once, from the cheaper side: n products with the (linear) values map
             # for a tall A, m with its adjoint for a wide one (a 50x50 lattice has 9,800 line rows on 50
-            # strategies: the adjoint side built a 9,800 x 9,800 identity first, a third of the solve).
+            # strategies: the adjoint side built a 9,800 x 9,800 identity first, about half of the solve).
             if self.n <= self.m:
                 zero = jnp.zeros(self.n, dtype)
                 column = lambda e: jax.jvp(self.in_values, (zero,), (e,))[1]
