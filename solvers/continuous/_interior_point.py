@@ -43,7 +43,9 @@ solved by one of two kernels:
   steps of jvps, each as dear as the whole Woodbury correction, and fewer digits as the barrier
   terms blow up) and it has no iteration count that varies between instances under ``vmap``.
 
-Matrix-free shared constraints small enough (``m n <= 2^22``) are formed densely once, before the loop.
+A game's dense shared-constraint matrix (:class:`games.DenseSharedConstraints`) is used as given;
+matrix-free ones small enough (``m n <= 2^22``) are formed densely once, before the loop, from the cheaper
+side (``n`` forward products for a tall matrix, ``m`` adjoint products for a wide one).
 The LU factorizations are LAPACK's; they are kept small (dense kernel up to ``DENSE_LIMIT`` unknowns,
 blocks of ``T + r``), because OpenBLAS's own threads, next to XLA's, stall for 100 ms on a busy
 2-core machine once a factorization is large enough to be threaded.
