@@ -46,9 +46,11 @@ solved by one of two kernels:
 A game's dense shared-constraint matrix (:class:`games.DenseSharedConstraints`) is used as given;
 matrix-free ones small enough (``m n <= 2^22``) are formed densely once, before the loop, from the cheaper
 side (``n`` forward products for a tall matrix, ``m`` adjoint products for a wide one).
-The LU factorizations are LAPACK's; they are kept small (dense kernel up to ``DENSE_LIMIT`` unknowns,
-blocks of ``T + r``), because OpenBLAS's own threads, next to XLA's, stall for 100 ms on a busy
-2-core machine once a factorization is large enough to be threaded.
+The LU factorizations are vectorized eliminations in plain XLA operations (:func:`_lu_factor`), not
+LAPACK's: jaxlib's batched getrf and trsm split a batch over XLA's intra-op threads and, two side by side,
+deadlocked on 2 cores. They are kept small (dense kernel up to ``DENSE_LIMIT`` unknowns, blocks of ``T + r``):
+OpenBLAS's own threads, next to XLA's, also stalled for 100 ms on a busy 2-core machine once a factorization
+was large enough to be threaded.
 
 Degenerate solutions (a limit that binds with a zero multiplier, or the continuum of equilibria of
 daily billing) slow every interior-point method to linear convergence with ``min(slack, dual) ~
