@@ -88,7 +88,7 @@ def _constraints(game):
         return (game.constraint_values, game.constraint_adjoint, game.constraint_upper(),
                 game.constraint_norm_bound, None)
     A, upper = game.shared_constraints()
-    shape = jax.eval_shape(game.initial_point).shape
+    shape = initial_point_aval(game).shape
     norm = lambda: jnp.linalg.norm(A, 2) if A.size else jnp.zeros((), A.dtype)
     return (lambda x: A @ x.ravel()), (lambda mu: (A.T @ mu).reshape(shape)), upper, norm, A
 
@@ -110,7 +110,7 @@ class Problem:
         self.game = game
         self.operator = game.vi_operator if isinstance(game, ScaledPseudoGradient) else game.pseudo_gradient
         self.project = game.project
-        start = jax.eval_shape(game.initial_point)  # shape and dtype only: nothing runs or compiles eagerly
+        start = initial_point_aval(game)  # shape and dtype only: nothing runs or compiles eagerly
         self.shape, self.dtype = start.shape, start.dtype
         self.unique = bool(game.unique_equilibrium) if isinstance(game, DeclaresUniqueness) else True
         if has_shared_constraints(game):
