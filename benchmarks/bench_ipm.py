@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._timing import timed_call
+from benchmarks._timing import loadavg, timed_call
 from benchmarks.bench_energy import _lattice
 from games import demand_response_game, ieee30, network_cournot_game
 from solvers import solve_gne
@@ -350,13 +350,11 @@ def targets_section(found):
 
 
 def run(quick=False):
-    import os
-
-    loads = [os.getloadavg()[0]]
+    loads = [float(loadavg().split()[0])]
     sections, found = [], {}
     for rows in (cournot_rows, batched_rows, storage_rows):
         sections.append(rows(quick, found))
-        loads.append(os.getloadavg()[0])
+        loads.append(float(loadavg().split()[0]))
     caveat = ("Load: 1-minute load averages " + ", ".join(f"{v:.1f}" for v in loads) + " at the start and after each "
               "section, on 2 cores. Above 2 other processes share the cores: nashgrid's and the peers' times are "
               "then inflated unevenly (a millisecond call is dominated by scheduling), so read the ratios as "
