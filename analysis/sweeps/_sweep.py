@@ -741,7 +741,7 @@ def _open_folder(out: str, spec: dict, spec_id: str, chunks: list[dict], table: 
                          + ". Use another out folder, or delete it to start over.")
     previous = {c["index"]: c for c in manifest.get("chunks", [])}
     for name in entries:  # leftovers of a kill: staged chunks and temporary files (all hidden)
-        if name.startswith(".part-") or (name.startswith(f"{MANIFEST}.") and name.endswith(".tmp")):
+        if name.startswith(".part-") or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp")):
             try:
                 os.unlink(os.path.join(out, name))
             except FileNotFoundError:

@@ -137,7 +137,10 @@ def test_sigkill_mid_sweep_then_rerun_equals_an_uninterrupted_run(tmp_path):
     done = sorted(f for f in os.listdir(out) if f.startswith("part-"))
     assert 2 <= len(done) < 12  # killed mid-way
     before = {f: os.stat(out / f).st_mtime_ns for f in done}
-    (out / ".part-00011.parquet.x1y2.tmp").write_bytes(b"torn")  # what a kill inside a write leaves behind
+    # What a kill inside a write leaves behind, from a chunk and from the manifest (the temporary names
+    # atomic_write gives them); the kill above may have left one of either too.
+    (out / ".part-00011.parquet.x1y2.tmp").write_bytes(b"torn")
+    (out / f".{MANIFEST}.a1b2_c3.tmp").write_bytes(b"{torn")
     pd.read_parquet(out)  # a half-finished folder opens (hidden files are ignored)
     resumed = sweep(slow_polynomial, kill_parameters(), out=out, chunk_size=2, progress=False)
     pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
