@@ -34,6 +34,11 @@ _CACHE = os.environ.get("NASHGRID_JAX_CACHE",
 if _CACHE:
     jax.config.update("jax_compilation_cache_dir", _CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    # The same cache for the Python processes the tests start (killed-and-resumed runs, the console entry
+    # point): JAX reads these variables as its defaults, so a child compiles only what no process compiled
+    # before it (the resumed child of a kill test reuses the killed child's programs).
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
 
 settings.register_profile(
     "ci", max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
