@@ -458,7 +458,7 @@ def federated_game(instance, rule, params):
 
 def federated_solver(tol: float = 1e-11):
     """Study 3's inner solver: extragradient (a few hundred steps on these small games)."""
-    return functools.partial(solve_vi, tol=tol)
+    return functools.partial(solve_vi, method="extragradient", tol=tol)
 
 
 def value_per_budget(game, efforts):

@@ -134,15 +134,17 @@ def test_zero_effort_is_no_longer_a_stationary_point():
 
 def test_a_stationary_point_where_a_player_gains_is_reported_not_converged():
     # With a fixed reward budget B the share jumps from 0 to B: at zero effort the pseudo-gradient
-    # vanishes (residual 0) yet any participant gains about B by contributing a little.
+    # vanishes (residual 0) yet any participant gains about B by contributing a little. A first-order
+    # method started there stays there (the default interior point starts inside and never sees it).
     game = federated_contribution_game(np.ones(3), 10.0, value_scale=2.0, reward_budget=5.0)
-    unchecked = solve_vi(game, x0=jnp.zeros(3), certify=False)
+    unchecked = solve_vi(game, method="extragradient", x0=jnp.zeros(3), certify=False)
     assert int(unchecked.status) == Status.CONVERGED and float(jnp.max(unchecked.strategies)) == 0.0
-    checked = solve_vi(game, x0=jnp.zeros(3))
+    checked = solve_vi(game, method="extragradient", x0=jnp.zeros(3))
     assert int(checked.status) == Status.PROFITABLE_DEVIATION
     assert str(Status(int(checked.status))) == "PROFITABLE_DEVIATION"
     np.testing.assert_allclose(float(checked.stats["deviation_gain"]), 5.0, rtol=1e-3)
-    assert int(solve_vi(game).status) == Status.CONVERGED  # from the interior it finds the equilibrium
+    assert int(solve_vi(game, method="extragradient").status) == Status.CONVERGED  # from the interior: found
+    assert int(solve_vi(game, x0=jnp.zeros(3)).status) == Status.CONVERGED  # the default, even from zero
 
 
 def test_a_nan_set_by_replace_is_a_value_error_before_any_solve():

@@ -168,6 +168,20 @@ def test_vmap_over_renewable_scenarios_equals_loop_and_jit():
     np.testing.assert_allclose(jitted, solve(scenarios[1]), atol=1e-12)
 
 
+def test_the_default_method_is_the_interior_point_on_polyhedral_sets_and_extragradient_when_unrolled():
+    from solvers import UnrolledAdjoint
+
+    game = instance(3, billing="hourly")
+    default, ipm = solve_vi(game), solve_vi(game, method="interior_point")
+    for a, b in zip(jax.tree_util.tree_leaves(default), jax.tree_util.tree_leaves(ipm)):
+        np.testing.assert_array_equal(a, b)
+    assert int(default.status) == Status.CONVERGED and "operator_scale" in default.stats
+    unrolled = solve_vi(game, adjoint=UnrolledAdjoint(), max_steps=50)
+    extragradient = solve_vi(game, method="extragradient", adjoint=UnrolledAdjoint(), max_steps=50)
+    np.testing.assert_array_equal(unrolled.strategies, extragradient.strategies)
+    assert int(unrolled.iterations) == 50 and "operator_scale" not in unrolled.stats
+
+
 def test_bad_input():
     ok = dict(lower=np.zeros((2, 3)), upper=np.ones((2, 3)), energy=[1.0, 1.0], a=1.0)
     with pytest.raises(ValueError, match="impossible constraints: user 1 needs 5"):
