@@ -45,7 +45,8 @@ def test_asymmetric_equilibrium_admits_no_profitable_deviation():
 
 def test_implicit_gradient_of_total_effort_equals_finite_differences():
     game = federated_contribution_game(np.array([0.5, 1.0, 2.0]), 50.0, value_scale=3.0)
-    total = lambda alpha: jnp.sum(solve_vi(dataclasses.replace(game, value_scale=alpha), tol=1e-13).strategies)
+    total = lambda alpha: jnp.sum(solve_vi(dataclasses.replace(game, value_scale=alpha), method="extragradient",
+                                           tol=1e-13).strategies)
     g = float(jax.grad(total)(game.value_scale))
     h = 1e-5
     fd = (float(total(game.value_scale + h)) - float(total(game.value_scale - h))) / (2 * h)

@@ -18,7 +18,7 @@ from solvers import design, solve_vi
 COURNOT_A, COURNOT_B, COURNOT_C, COURNOT_G = 100.0, 1.0, 10.0, 4
 COURNOT = network_cournot_game(ieee14(), [0, 1, 2, 5], cost_linear=COURNOT_C, demand_intercept=COURNOT_A,
                                demand_slope=COURNOT_B)
-SOLVE = functools.partial(solve_vi, tol=1e-12)
+SOLVE = functools.partial(solve_vi, method="extragradient", tol=1e-12)  # tiny games: a short compile
 FIRST_BEST = 0.5 * (COURNOT_A - COURNOT_C) ** 2 / COURNOT_B  # at Q = (a - c) / b
 UNSUBSIDIZED = None  # filled below
 

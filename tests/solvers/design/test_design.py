@@ -186,7 +186,7 @@ def test_an_infeasible_budget_is_refused_before_the_loop():
 
 
 def test_a_nonconverging_or_nonunique_start_is_refused():
-    stingy = lambda game: solve_vi(game, max_steps=2)
+    stingy = lambda game: solve_vi(game, method="extragradient", max_steps=2)
     with pytest.raises(ValueError, match="did not converge"):
         design(P.subsidized, jnp.asarray(0.0), P.deadweight_loss, solve=stingy, steps=5, progress=False)
     nan_gradient = lambda s, game, eq: P.deadweight_loss(s, game, eq) + 0.0 * jnp.sqrt(-1.0 - s)

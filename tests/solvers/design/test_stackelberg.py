@@ -27,7 +27,7 @@ def leader_profit(q, game, eq):
     return jnp.sum(price * q - PLANT_LINEAR * q - 0.5 * PLANT_QUADRATIC * q**2)
 
 
-SOLVE = lambda game: solve_vi(game, tol=1e-12)
+SOLVE = lambda game: solve_vi(game, method="extragradient", tol=1e-12)  # 3 followers: a few hundred steps
 
 
 def test_leader_optimum_by_gradient_matches_a_brute_force_grid():

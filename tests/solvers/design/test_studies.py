@@ -17,7 +17,8 @@ from solvers.design import _design
 # ---- study 1 and 4: one tiny demand-response instance, one compiled design program -------------------
 
 GAME, PARAMS0 = S.demand_response_instance(5, 1, hours=6, seed=0)
-PRICING = S.DynamicPricing(GAME, "peak_to_average", solve=functools.partial(solve_vi, tol=1e-12))
+PRICING = S.DynamicPricing(GAME, "peak_to_average",
+                           solve=functools.partial(solve_vi, method="extragradient", tol=1e-12))
 DAYS = S.renewable_scenarios(GAME, 3, seed=1)
 
 
