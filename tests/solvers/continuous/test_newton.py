@@ -28,7 +28,7 @@ def ieee30_congested():
                                 cost_quadratic=0.05, demand_intercept=100.0, demand_slope=0.2)
 
 
-@pytest.mark.parametrize("billing", ["daily", "hourly"])
+@pytest.mark.parametrize("billing", [pytest.param("daily", marks=pytest.mark.slow), "hourly"])
 def test_newton_needs_far_fewer_iterations_than_extragradient(billing):
     game = instance(3, billing=billing)
     newton = solve_vi(game, method="semismooth_newton")
@@ -128,7 +128,8 @@ def test_newton_reports_max_steps_and_rejects_games_without_lower_bounds():
         solve_gne(Unbounded(game), method="semismooth_newton")
 
 
-@pytest.mark.parametrize("field", ["cost_linear", "cost_quadratic", "demand_intercept", "capacity"])
+@pytest.mark.parametrize("field", ["cost_linear", pytest.param("cost_quadratic", marks=pytest.mark.slow),
+                                   pytest.param("demand_intercept", marks=pytest.mark.slow), "capacity"])
 def test_implicit_gradients_of_generalized_equilibria_equal_finite_differences(field):
     """d(welfare-style objective)/d(parameter) through solve_gne, against central differences of re-solves."""
     base = network_cournot_game(three_bus(8.0), np.array([0, 0, 1, 1]), cost_linear=[10.0, 12.0, 30.0, 28.0],
@@ -161,8 +162,13 @@ def test_implicit_gradients_of_generalized_equilibria_equal_finite_differences(f
     assert np.any(np.abs(gradient[np.isfinite(flat)]) > 1e-6)  # the check is not vacuous
 
 
-@pytest.mark.parametrize("method", ["projected_gradient", "extragradient", "optimistic", "semismooth_newton"])
-@pytest.mark.parametrize("name", ["federated", "cournot"])
+@pytest.mark.parametrize("name,method", [
+    # ci: each method on one of the two games, each game with two methods; thorough: all eight.
+    ("federated", "extragradient"), ("federated", "semismooth_newton"),
+    ("cournot", "projected_gradient"), ("cournot", "optimistic"),
+    *[pytest.param(name, method, marks=pytest.mark.slow) for name, method in [
+        ("federated", "projected_gradient"), ("federated", "optimistic"),
+        ("cournot", "extragradient"), ("cournot", "semismooth_newton")]]])
 def test_every_gradient_method_reaches_1e_8_on_the_other_games(name, method):
     if name == "federated":
         game = federated_contribution_game(np.array([0.5, 1.0, 2.0, 4.0]), 50.0, value_scale=3.0)

@@ -77,8 +77,12 @@ def test_peak_to_average_ratio_falls_against_no_response(seed):
     assert float(game.social_cost(eq.strategies)) <= float(game.social_cost(jnp.asarray(baseline))) + 1e-12
 
 
-@pytest.mark.parametrize("billing", ["daily", "hourly"])
-@pytest.mark.parametrize("method", VI_METHODS)
+@pytest.mark.parametrize("billing,method", [
+    # ci: every method on hourly billing (the harder VI) and best response on daily (its only billing);
+    # thorough: every method on both.
+    *[(billing, method) if billing == "hourly" or method == "best_response"
+      else pytest.param(billing, method, marks=pytest.mark.slow)
+      for method in VI_METHODS for billing in ("daily", "hourly")]])
 def test_every_method_reaches_1e_8_and_reports_max_steps_honestly(billing, method):
     game = instance(3, billing=billing)
     if billing == "hourly" and method == "best_response":
@@ -205,7 +209,8 @@ def test_bad_input():
         datacenter_user(np.zeros(4), 10.0, start=0, deadline=2, max_power=1.0)
 
 
-@pytest.mark.parametrize("parameter", ["a", "b", "energy", "upper"])
+@pytest.mark.parametrize("parameter", ["a", pytest.param("b", marks=pytest.mark.slow),
+                                       pytest.param("energy", marks=pytest.mark.slow), "upper"])
 def test_implicit_gradients_equal_central_finite_differences(parameter):
     """Hourly billing (a unique equilibrium): d/d theta of a smooth function of the equilibrium."""
     game = instance(2, billing="hourly")
