@@ -114,7 +114,8 @@ def solve_gne(game, *, method: str | None = None, step_size=None, tol: float | N
         the units of money. For ``"interior_point"`` (default 1e-8) the residual of the operator divided by
         its Jacobian's scale (also invariant; see above); ``stats["natural_residual"]`` is the residual the
         other methods certify.
-      max_steps: the most iterations (static; default 100 interior-point iterations, 200,000 extragradient
+      max_steps: the most iterations (traced: a new budget does not recompile, except with
+        :class:`~solvers.UnrolledAdjoint`; default 100 interior-point iterations, 200,000 extragradient
         or 5,000 Newton steps, enough for a 50x50 lattice with 4,900 tightly rated lines, which needs
         about 2,600).
       adjoint: how derivatives pass through the solve (static). :class:`~solvers.ImplicitAdjoint`
@@ -169,8 +170,9 @@ def solve_gne(game, *, method: str | None = None, step_size=None, tol: float | N
         step_size = jnp.where(norm > 0, jnp.stack([0.45 / L, 0.45 * L / jnp.where(norm > 0, norm, 1.0) ** 2]),
                               jnp.stack([0.9 / L, 0.9 / L]))
     step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
-    result = _solve_gne(game, step_size, jnp.asarray(tol), method=method, max_steps=max_steps,
-                        unrolled=isinstance(adjoint, UnrolledAdjoint), certify=certify)
+    unrolled = isinstance(adjoint, UnrolledAdjoint)  # its scan needs a static length; otherwise max_steps is traced
+    result = _solve_gne(game, step_size, jnp.asarray(tol), jnp.asarray(max_steps, jnp.int32), method=method,
+                        unroll=max_steps if unrolled else None, certify=certify)
     if isinstance(adjoint, ImplicitAdjoint):
         x, mu = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size),
                                      jax.lax.stop_gradient((result.strategies, result.multipliers)),
@@ -190,12 +192,13 @@ def _interior_point_entry(game, step_size, tol, max_steps, adjoint, certify, thr
     tol = check_tol(tol, dtype, float64=1e-8)
     if step_size is not None:
         step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
-    result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
+    result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), adjoint,
+                                       max_steps=jnp.asarray(max_steps, jnp.int32),  # traced: no recompile
                                        unique=declared_unique(game), certify=certify)
     return maybe_throw(result, throw, "solve_gne[interior_point]")
 
 
-@functools.partial(jax.jit, static_argnames=("adjoint", "max_steps", "unique", "certify"))
+@functools.partial(jax.jit, static_argnames=("adjoint", "unique", "certify"))
 def _solve_gne_interior_point(game, step_size, tol, adjoint, *, max_steps, unique, certify):
     out = interior_point(jax.lax.stop_gradient(game), tol=tol, max_steps=max_steps)
     x = jnp.where(out.infeasible, jnp.nan, out.x)  # never a plausible profile for infeasible constraints
@@ -218,8 +221,11 @@ def _fixed_point_map(params, w):
     return projected_step(problem.primal_dual_operator, problem.primal_dual_project, w, tuple(step_size))
 
 
-@functools.partial(jax.jit, static_argnames=("method", "max_steps", "unrolled", "certify"))
-def _solve_gne(game, step_size, tol, *, method, max_steps, unrolled=False, certify=False):
+@functools.partial(jax.jit, static_argnames=("method", "unroll", "certify"))
+def _solve_gne(game, step_size, tol, max_steps, *, method, unroll=None, certify=False):
+    """``unroll``: ``None``, or the static number of steps of an unrolled solve (then ``max_steps`` is unused)."""
+    unrolled = unroll is not None
+    max_steps = unroll if unrolled else max_steps
     problem = Problem(game)
     x0 = game.initial_point()
     mu0 = jnp.zeros_like(problem.upper)

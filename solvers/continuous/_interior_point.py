@@ -469,7 +469,8 @@ def interior_point(game, *, tol, max_steps: int, shared: bool = True, linear_sol
         ``shared``, shared constraints (:class:`games.SharedLinearConstraints` or
         :class:`games.DenseSharedConstraints`).
       tol: natural-map residual to reach (may be traced).
-      max_steps: the most iterations (static).
+      max_steps: the most iterations (a Python int or a traced integer: ``solve_vi`` and ``solve_gne``
+        trace it, so a new budget reuses the compiled program).
       shared: include the game's shared constraints (``solve_gne``) or not (``solve_vi``) (static).
       linear_solver: ``"dense"``, ``"aggregative"`` or ``"auto"`` (aggregative for strategy arrays
         ``(players, T)`` with more than ``DENSE_LIMIT`` unknowns, dense otherwise) (static). The

@@ -110,7 +110,8 @@ def solve_vi(game, *, method: str | None = None, step_size=None, tol: float | No
         divided by its Jacobian's scale (also invariant to the units of money: see
         :func:`~solvers.solve_gne`); ``stats["natural_residual"]`` is the residual the other
         methods certify.
-      max_steps: the most iterations (static; default 500 Newton steps, 100 interior-point iterations,
+      max_steps: the most iterations (traced: a new budget does not recompile, except with
+        :class:`~solvers.UnrolledAdjoint`; default 500 Newton steps, 100 interior-point iterations,
         100,000 for the others).
       x0: starting profile (default ``game.initial_point()``), projected first.
       adjoint: how derivatives pass through the solve (static). :class:`~solvers.ImplicitAdjoint`
@@ -168,12 +169,16 @@ def solve_vi(game, *, method: str | None = None, step_size=None, tol: float | No
         step_size = (0.45 if method == "optimistic" else 0.9) / game.lipschitz_bound()
     step_size = jnp.asarray(check_step_size(step_size))
     if method == "interior_point":
-        result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint, max_steps=max_steps,
+        # max_steps traced: a new iteration budget reuses the compiled program
+        result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint,
+                                          max_steps=jnp.asarray(max_steps, jnp.int32),
                                           unique=declared_unique(game), certify=certify)
         return maybe_throw(result, throw, f"solve_vi[{method}]")
     unrolled = isinstance(adjoint, UnrolledAdjoint)
-    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), method=method, max_steps=max_steps, unrolled=unrolled,
-                       certify=certify)
+    # max_steps is traced (a new budget reuses the compiled program) except under UnrolledAdjoint, whose
+    # scan has a static length
+    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), jnp.asarray(max_steps, jnp.int32), method=method,
+                       unroll=max_steps if unrolled else None, certify=certify)
     if isinstance(adjoint, ImplicitAdjoint):
         x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), jax.lax.stop_gradient(result.strategies),
                                  Problem(game).unique)
@@ -181,7 +186,7 @@ def solve_vi(game, *, method: str | None = None, step_size=None, tol: float | No
     return maybe_throw(result, throw, f"solve_vi[{method}]")
 
 
-@functools.partial(jax.jit, static_argnames=("adjoint", "max_steps", "unique", "certify"))
+@functools.partial(jax.jit, static_argnames=("adjoint", "unique", "certify"))
 def _solve_vi_interior_point(game, x0, step_size, tol, adjoint, *, max_steps, unique, certify):
     out = interior_point(jax.lax.stop_gradient(game), tol=tol, max_steps=max_steps, shared=False,
                          x0=None if x0 is None else jax.lax.stop_gradient(x0))
@@ -203,9 +208,11 @@ def _fixed_point_map(params, x):
     return projected_step(problem.operator, problem.project, x, step_size)
 
 
-@functools.partial(jax.jit, static_argnames=("method", "max_steps", "unrolled", "certify"))
-def _solve_vi(game, x0, step_size, tol, *, method, max_steps, unrolled=False, certify=False):
-    result = _iterate_vi(game, x0, step_size, tol, method=method, max_steps=max_steps, unrolled=unrolled)
+@functools.partial(jax.jit, static_argnames=("method", "unroll", "certify"))
+def _solve_vi(game, x0, step_size, tol, max_steps, *, method, unroll=None, certify=False):
+    """``unroll``: ``None``, or the static number of steps of an unrolled solve (then ``max_steps`` is unused)."""
+    result = _iterate_vi(game, x0, step_size, tol, method=method, max_steps=max_steps if unroll is None else unroll,
+                         unrolled=unroll is not None)
     return certify_deviations(game, result, tol) if certify else result  # in the solve's program
 
 

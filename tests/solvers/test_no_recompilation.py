@@ -78,3 +78,22 @@ def test_the_counter_sees_a_compilation():
     with count_compilations() as compiled:
         jax.block_until_ready(solvers.lemke_howson(games.random_game(jax.random.key(0), (7, 5))))
     assert compiled[0] > 0
+
+
+@pytest.mark.parametrize("solve", [
+    lambda g, k: solvers.solve_vi(energy_game(g), method="interior_point", max_steps=k),
+    lambda g, k: solvers.solve_vi(energy_game(g), method="extragradient", max_steps=100 * k),
+    lambda g, k: solvers.solve_vi(energy_game(g), method="semismooth_newton", max_steps=k),
+    lambda g, k: solvers.solve_gne(cournot(g), method="interior_point", max_steps=k),
+    lambda g, k: solvers.solve_gne(cournot(g), method="extragradient", max_steps=10 * k),
+    lambda g, k: solvers.solve_gne(cournot(g), method="semismooth_newton", max_steps=k),
+], ids=["solve_vi", "solve_vi_extragradient", "solve_vi_newton", "solve_gne", "solve_gne_extragradient",
+        "solve_gne_newton"])
+def test_a_new_iteration_budget_compiles_nothing(solve):
+    """max_steps is traced: a MAX_STEPS check after a solve reuses its program."""
+    full = solve(0, 100)
+    with count_compilations() as compiled:
+        short = solve(0, 1)
+    assert compiled[0] == 0
+    assert int(full.status) == solvers.Status.CONVERGED and int(short.status) == solvers.Status.MAX_STEPS
+    assert int(short.iterations) < int(full.iterations)
