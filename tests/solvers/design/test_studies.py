@@ -59,8 +59,8 @@ def test_study1_design_gradient_equals_finite_differences():
 def test_study1_learned_price_beats_every_grid_searched_baseline():
     baselines = S.baseline_grid(GAME, "peak_to_average", solve=PRICING.solve, tou_levels=5, linear_slopes=9)
     best = min(b["objective"] for b in baselines.values())
-    result = PRICING.run(PARAMS0, steps=100, learning_rate=0.1)
-    # Budget balanced to 1e-6. (The nearly non-smooth peak surrogate is not stationary to 1e-3 after 100
+    result = PRICING.run(PARAMS0, steps=60, learning_rate=0.1)  # PAR 1.016 against the best baseline's 1.181
+    # Budget balanced to 1e-6. (The nearly non-smooth peak surrogate is not stationary to 1e-3 after 60
     # steps, so the status may say MAX_STEPS: the comparison below is what this test is about.)
     assert result.violation <= 1e-6 and result.status != Status.DEGENERATE
     learned = float(S.demand_response_metric(PRICING.game_fn(result.params), result.equilibrium.strategies,

@@ -170,7 +170,8 @@ def test_nondegenerate_lh_from_every_label_is_gambit_equilibrium(seed):
     assert all(any(same_profile(f, e) for e in everything) for f in found)
 
 
-@pytest.mark.parametrize("slots", [1, 8])  # one slot (every game waits), and refills of a partial queue
+# 8 slots for 30 games: refills of a partial queue; one slot (every game waits its turn) in thorough
+@pytest.mark.parametrize("slots", [pytest.param(1, marks=pytest.mark.slow), 8])
 def test_work_queue_equals_single_games(slots):
     """Large batches run through a work queue of slots; every game must get its own answer."""
     from solvers.finite._lemke_howson import _lemke_howson
