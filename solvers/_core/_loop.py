@@ -13,7 +13,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["iterate", "still_iterating"]
+__all__ = ["iterate", "still_iterating", "traced_budget"]
+
+
+def traced_budget(max_steps: int) -> jax.Array:
+    """``max_steps`` as a traced loop bound, so that a new budget reuses a compiled solve: JAX's default
+    integer (int64 with ``jax_enable_x64``, weakly typed like the loop counter), which holds every budget
+    the static bound it replaces held."""
+    return jnp.asarray(max_steps)
 
 
 def still_iterating(k, residual, max_steps, tol):

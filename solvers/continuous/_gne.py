@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from mechanisms import pytree_dataclass
 
 from .._core._adjoint import ImplicitAdjoint, UnrolledAdjoint, check_adjoint, implicit_fixed_point
-from .._core._loop import iterate
+from .._core._loop import iterate, traced_budget
 from .._core._result import final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
 from ._certify import certify_deviations
@@ -171,7 +171,7 @@ def solve_gne(game, *, method: str | None = None, step_size=None, tol: float | N
                               jnp.stack([0.9 / L, 0.9 / L]))
     step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
     unrolled = isinstance(adjoint, UnrolledAdjoint)  # its scan needs a static length; otherwise max_steps is traced
-    result = _solve_gne(game, step_size, jnp.asarray(tol), jnp.asarray(max_steps, jnp.int32), method=method,
+    result = _solve_gne(game, step_size, jnp.asarray(tol), traced_budget(max_steps), method=method,
                         unroll=max_steps if unrolled else None, certify=certify)
     if isinstance(adjoint, ImplicitAdjoint):
         x, mu = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size),
@@ -193,7 +193,7 @@ def _interior_point_entry(game, step_size, tol, max_steps, adjoint, certify, thr
     if step_size is not None:
         step_size = jnp.broadcast_to(jnp.asarray(check_step_size(step_size), dtype), (2,))
     result = _solve_gne_interior_point(game, step_size, jnp.asarray(tol), adjoint,
-                                       max_steps=jnp.asarray(max_steps, jnp.int32),  # traced: no recompile
+                                       max_steps=traced_budget(max_steps),
                                        unique=declared_unique(game), certify=certify)
     return maybe_throw(result, throw, "solve_gne[interior_point]")
 

@@ -49,7 +49,7 @@ import jax.numpy as jnp
 from mechanisms import pytree_dataclass
 
 from .._core._adjoint import ImplicitAdjoint, UnrolledAdjoint, check_adjoint, implicit_fixed_point
-from .._core._loop import iterate
+from .._core._loop import iterate, traced_budget
 from .._core._result import Solution, final_status, maybe_throw
 from .._core._validation import check_positive_int, check_step_size, check_tol
 from ._certify import certify_deviations
@@ -169,15 +169,14 @@ def solve_vi(game, *, method: str | None = None, step_size=None, tol: float | No
         step_size = (0.45 if method == "optimistic" else 0.9) / game.lipschitz_bound()
     step_size = jnp.asarray(check_step_size(step_size))
     if method == "interior_point":
-        # max_steps traced: a new iteration budget reuses the compiled program
         result = _solve_vi_interior_point(game, x0, step_size, jnp.asarray(tol), adjoint,
-                                          max_steps=jnp.asarray(max_steps, jnp.int32),
+                                          max_steps=traced_budget(max_steps),
                                           unique=declared_unique(game), certify=certify)
         return maybe_throw(result, throw, f"solve_vi[{method}]")
     unrolled = isinstance(adjoint, UnrolledAdjoint)
     # max_steps is traced (a new budget reuses the compiled program) except under UnrolledAdjoint, whose
     # scan has a static length
-    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), jnp.asarray(max_steps, jnp.int32), method=method,
+    result = _solve_vi(game, x0, step_size, jnp.asarray(tol), traced_budget(max_steps), method=method,
                        unroll=max_steps if unrolled else None, certify=certify)
     if isinstance(adjoint, ImplicitAdjoint):
         x = implicit_fixed_point(adjoint, _fixed_point_map, (game, step_size), jax.lax.stop_gradient(result.strategies),

@@ -97,3 +97,10 @@ def test_a_new_iteration_budget_compiles_nothing(solve):
     assert compiled[0] == 0
     assert int(full.status) == solvers.Status.CONVERGED and int(short.status) == solvers.Status.MAX_STEPS
     assert int(short.iterations) < int(full.iterations)
+
+
+def test_a_budget_beyond_int32_still_runs():
+    """The traced budget is JAX's default integer (int64 here), as the static bound was: no overflow."""
+    for method in ("extragradient", "interior_point"):
+        eq = solvers.solve_vi(energy_game(0), method=method, max_steps=2**31 + 5)
+        assert int(eq.status) == solvers.Status.CONVERGED
