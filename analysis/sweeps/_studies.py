@@ -141,8 +141,8 @@ def demand_response_study(row: dict) -> dict:
     The equilibrium under the row's billing rule is compared with the social optimum, which is
     the equilibrium of daily proportional billing (Mohsenian-Rad et al. 2010, Theorem 1), found by
     best-response sweeps; hourly billing by :func:`~solvers.solve_vi`'s default, the interior point
-    (Mehrotra 1992; Ralph and Wright 1997: 10-30 iterations, 6-8x faster than extragradient's thousands
-    of steps on 20 users x 24 slots). With
+    (Mehrotra 1992; Ralph and Wright 1997: 10-30 iterations where extragradient takes thousands of
+    steps). With
     ``L`` the net load after renewables at equilibrium:
 
       peak_to_average = max_t L_t / mean_t L_t,  cost = sum_t C_t(L_t),
